@@ -1,0 +1,3 @@
+//! # tuya-capture
+//!
+//! Decoding of packet captures. (Being built: see issue 6.)

@@ -1,0 +1,3 @@
+//! # tuya-local
+//!
+//! Async client for Tuya LAN devices on tokio. (Being built: see issue 4.)

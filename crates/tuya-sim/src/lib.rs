@@ -1,0 +1,3 @@
+//! # tuya-sim
+//!
+//! Simulated Tuya devices. (Being built: see issue 3.)
