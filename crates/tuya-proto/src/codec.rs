@@ -479,7 +479,8 @@ fn decode_55aa(
     // Firmware sends error strings in plaintext with a non-zero return code; check before
     // decrypting.
     // Ciphertext may start with '{' by chance; being printable throughout is what tells.
-    let plain_error = retcode.is_some_and(|rc| rc != 0) && looks_printable(payload);
+    let signed_v31 = version == Version::V31 && payload.starts_with(b"3.1");
+    let plain_error = retcode.is_some_and(|rc| rc != 0) && looks_printable(payload) && !signed_v31;
     if (payload[0] == b'{' && looks_printable(payload)) || plain_error {
         msg.payload = payload.to_vec();
         msg.plaintext = true;
@@ -558,16 +559,19 @@ fn decode_v31(local: &KeyedCipher, payload: &[u8], msg: &mut Message) -> Result<
             return Err(Error::SignatureMismatch);
         }
     }
-    let ct = match base64::engine::general_purpose::STANDARD.decode(b64) {
-        Ok(ct) => ct,
+    let decrypted = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| Error::BadBase64)
+        .and_then(|ct| local.ecb_decrypt(&ct, Version::V31));
+    match decrypted {
+        Ok(p) => msg.payload = p,
+        // Unsigned text that is not our ciphertext: a plaintext message.
         Err(_) if sig.is_none() && looks_printable(payload) => {
             msg.payload = payload.to_vec();
             msg.plaintext = true;
-            return Ok(());
         }
-        Err(_) => return Err(Error::BadBase64),
-    };
-    msg.payload = local.ecb_decrypt(&ct, Version::V31)?;
+        Err(e) => return Err(e),
+    }
     Ok(())
 }
 
