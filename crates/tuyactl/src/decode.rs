@@ -191,7 +191,8 @@ impl Decoder {
         }
         match peek_header(frame, DEFAULT_MAX_FRAME) {
             Ok(Some(h)) if h.prefix == Prefix::P6699 => vec![Version::V35],
-            _ => vec![Version::V33, Version::V34, Version::V31],
+            // Plaintext JSON is what 3.1 sends; 3.3 encrypts, so 3.1 goes first.
+            _ => vec![Version::V31, Version::V33, Version::V34],
         }
     }
 
