@@ -2,7 +2,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use tuya_proto::frame::FrameSplitter;
-use tuya_proto::{payload, Codec, Command, DpId, DpValue, Dps, LocalKey, Message, Role, SessionKey, Version};
+use tuya_proto::{
+    payload, Codec, Command, DpId, DpValue, Dps, LocalKey, Message, Role, SessionKey, Version,
+};
 
 fn typical_dps() -> Dps {
     [
