@@ -272,7 +272,7 @@ mod tests {
         }
     }
 
-    // Expected bodies are the tinytuya 1.20 request payloads in tests/vectors/tinytuya-1.20-frames.txt.
+    // Expected bodies are the tinytuya 1.20 request payloads in vectors/tinytuya-1.20-frames.txt.
     #[test]
     fn builders_match_tinytuya() {
         let (c, b) = query(&t(Version::V33, None));

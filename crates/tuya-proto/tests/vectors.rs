@@ -1,4 +1,4 @@
-//! Byte-exact vectors from implementations we did not write (see tests/vectors/SOURCES.md):
+//! Byte-exact vectors from implementations we did not write (see vectors/SOURCES.md):
 //! every record decodes to the expected result and re-encodes byte-identically.
 
 use serde_json::Value;
@@ -10,7 +10,7 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn load(name: &str) -> Value {
-    let p = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!("{}/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -161,7 +161,7 @@ fn tinytuya_120_records() {
 /// Parses `name   hex` lines of tinytuya-1.20-frames.txt.
 fn frames_txt() -> Vec<(String, Vec<u8>)> {
     let p = format!(
-        "{}/tests/vectors/tinytuya-1.20-frames.txt",
+        "{}/vectors/tinytuya-1.20-frames.txt",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(p).unwrap();
@@ -340,24 +340,40 @@ fn tinytuya_120_worked_frames() {
     );
     assert_reencodes(&mut c35, &push, &get("v3.5 dev->cli STATUS(8)"), "3.5 push");
 
-    // Discovery datagrams.
-    for (name, ver) in [
-        ("UDP 6667 v3.3", "3.3"),
-        ("UDP 6667/7000 v3.5", "3.5"),
-        ("UDP 6666 v3.1", "3.1"),
-    ] {
+    // Discovery datagrams: each decodes to exactly what tinytuya's decrypt_udp printed for it.
+    let text = std::fs::read_to_string(format!(
+        "{}/vectors/tinytuya-1.20-frames.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let expected: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("decrypt_udp -> "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect();
+    let names = ["UDP 6667 v3.3", "UDP 6667/7000 v3.5", "UDP 6666 v3.1"];
+    assert_eq!(expected.len(), names.len());
+    for (name, want) in names.iter().zip(&expected) {
         let d = discovery::decode(&get(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(&d.payload, want, "{name}");
         let a = d.announcement().unwrap();
-        assert_eq!(a.version.as_deref(), Some(ver));
-        assert_eq!(a.ip, "192.168.1.50");
+        assert_eq!(a.version.as_deref(), want["version"].as_str());
+        assert_eq!(a.ip, want["ip"].as_str().unwrap());
         assert_eq!(a.extra["ablilty"], 0, "unknown fields are kept");
     }
+    // The app's request, rebuilt from the JSON tinytuya sent, matches byte for byte.
+    let app_json = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("app req json: b'"))
+        .unwrap()
+        .trim_end_matches('\'');
+    let app: Value = serde_json::from_str(app_json).unwrap();
     let req = discovery::decode(&get("UDP 7000 app REQ_DEVINFO")).unwrap();
     assert!(req.is_devinfo_request());
-    assert_eq!(req.payload["from"], "app");
+    assert_eq!(req.payload, app);
     assert_eq!(
         hex::encode(discovery::encode_devinfo_request(
-            "192.168.1.10",
+            app["ip"].as_str().unwrap(),
             *b"abcdefghijkl"
         )),
         hex::encode(get("UDP 7000 app REQ_DEVINFO"))

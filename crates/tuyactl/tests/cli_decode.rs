@@ -7,7 +7,7 @@ use serde_json::Value;
 
 fn vectors(name: &str) -> Value {
     let p = format!(
-        "{}/../tuya-proto/tests/vectors/{name}",
+        "{}/../tuya-proto/vectors/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
