@@ -116,7 +116,7 @@ proptest! {
         let mut got = vec![];
         let mut at: usize = 0;
         for cut in cuts.iter().chain(std::iter::once(&usize::MAX)) {
-            let end = (at as usize).saturating_add(*cut).min(stream.len());
+            let end = at.saturating_add(*cut).min(stream.len());
             s.feed(&stream[at..end]);
             at = end;
             while let Some(r) = s.next_frame() {
