@@ -10,6 +10,7 @@ mod client;
 mod decode;
 mod demo;
 mod pcap;
+mod scan;
 mod sim;
 
 /// Local control of Tuya Wi-Fi devices over the LAN (protocol 3.1–3.5), no cloud.
@@ -37,6 +38,8 @@ enum Cmd {
     Monitor(client::MonitorArgs),
     /// A simulated home, discovered and controlled end to end.
     Demo(demo::Args),
+    /// Find devices: listen for announcements, or force-scan an address range.
+    Scan(scan::Args),
 }
 
 fn init_tracing(verbose: u8) {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Cmd::Set(a) => client::set(a),
         Cmd::Monitor(a) => client::monitor(a),
         Cmd::Demo(a) => demo::run(a),
+        Cmd::Scan(a) => scan::run(a),
     };
     match result {
         Ok(code) => code,
