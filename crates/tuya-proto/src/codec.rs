@@ -424,7 +424,7 @@ fn decode_55aa(
     from: Sender,
 ) -> Result<Message, Error> {
     let end = frame.len() - 4; // suffix
-    let (body_end, body) = match hmac_key {
+    let body = match hmac_key {
         Some(k) => {
             if end < HEADER_55AA + 32 {
                 return Err(Error::Truncated {
@@ -445,7 +445,7 @@ fn decode_55aa(
                 }
                 return Err(Error::HmacMismatch);
             }
-            (body_end, &frame[HEADER_55AA..body_end])
+            &frame[HEADER_55AA..body_end]
         }
         None => {
             let body_end = end - 4;
@@ -458,10 +458,9 @@ fn decode_55aa(
             if crc32(&frame[..body_end]) != crc {
                 return Err(Error::CrcMismatch(version));
             }
-            (body_end, &frame[HEADER_55AA..body_end])
+            &frame[HEADER_55AA..body_end]
         }
     };
-    let _ = body_end;
     let (retcode, payload) = take_retcode(body, from);
     let mut msg = Message {
         seq,

@@ -154,8 +154,7 @@ impl ClientHandshake {
                 "expected SESS_KEY_NEG_RESP: the device may not speak 3.4/3.5",
             ));
         }
-        if let Some(rc) = msg.retcode.filter(|&rc| rc != 0) {
-            let _ = rc;
+        if msg.retcode.is_some_and(|rc| rc != 0) {
             return Err(Error::Negotiation(
                 "device refused negotiation (non-zero return code)",
             ));
