@@ -15,7 +15,10 @@ use serde_json::Value;
 /// assert_eq!(id.0, 20);
 /// assert_eq!(id.to_string(), "20");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct DpId(pub u32);
 
 impl fmt::Display for DpId {
@@ -145,6 +148,13 @@ pub fn dps_to_json(dps: &Dps) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dp_id_is_a_plain_number_in_serde() {
+        let ids: Vec<DpId> = serde_json::from_str("[1,20]").unwrap();
+        assert_eq!(ids, vec![DpId(1), DpId(20)]);
+        assert_eq!(serde_json::to_string(&ids).unwrap(), "[1,20]");
+    }
 
     #[test]
     fn json_round_trip() {
