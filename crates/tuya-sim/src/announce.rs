@@ -1,0 +1,143 @@
+//! Discovery: periodic announcements, and answers to REQ_DEVINFO (3.5 devices).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+use tuya_proto::discovery::{self, Announcement};
+use tuya_proto::Version;
+
+use crate::device::DeviceHandle;
+use crate::{SimError, SimOptions};
+
+/// The announcement a device sends, as real firmware fills it in.
+fn announcement(d: &DeviceHandle) -> Announcement {
+    let dev = &d.0;
+    Announcement {
+        ip: dev.addr.ip().to_string(),
+        gw_id: dev.id.clone(),
+        product_key: Some(dev.product_key.clone()),
+        version: Some(dev.version.as_str().to_string()),
+        encrypt: Some(true),
+        active: Some(2),
+        ability: Some(0),
+        mode: Some(0),
+        token: None,
+        extra: Default::default(),
+    }
+}
+
+fn iv(counter: u64) -> [u8; 12] {
+    let mut iv = [0u8; 12];
+    iv[..4].copy_from_slice(&rand::random::<[u8; 4]>());
+    iv[4..].copy_from_slice(&counter.to_be_bytes());
+    iv
+}
+
+/// Whether a device should speak on UDP now: online and, like real firmware, silent while a
+/// client holds its TCP connection.
+fn announcing(d: &DeviceHandle) -> bool {
+    d.is_online() && !d.is_connected()
+}
+
+/// Every device announces once per `interval`, spread evenly over it, from its own address.
+pub(crate) fn spawn_announcer(
+    devices: Vec<DeviceHandle>,
+    interval: Duration,
+    opts: &SimOptions,
+) -> JoinHandle<()> {
+    let target = opts.announce_target;
+    let port_override = opts.announce_port_override;
+    tokio::spawn(async move {
+        let interval = interval.max(Duration::from_millis(10));
+        let gap = interval / (devices.len().max(1) as u32);
+        let mut counter: u64 = 0;
+        loop {
+            let round = tokio::time::Instant::now();
+            for d in &devices {
+                if announcing(d) {
+                    counter += 1;
+                    let bytes =
+                        discovery::encode_announcement(&announcement(d), d.version(), iv(counter));
+                    let port =
+                        port_override.unwrap_or_else(|| discovery::announce_port(d.version()));
+                    send_from(d.addr().ip(), SocketAddr::new(target, port), &bytes).await;
+                }
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+            }
+            tokio::time::sleep_until(round + interval).await;
+        }
+    })
+}
+
+async fn send_from(ip: IpAddr, to: SocketAddr, bytes: &[u8]) {
+    let broadcast = matches!(to.ip(), IpAddr::V4(v4) if v4.is_broadcast() || v4.octets()[3] == 255);
+    // Real devices send from their own address; fall back to any address if that fails.
+    let sock = match UdpSocket::bind(SocketAddr::new(ip, 0)).await {
+        Ok(s) => s,
+        Err(_) => match UdpSocket::bind("0.0.0.0:0").await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("announce: cannot open a UDP socket: {e}");
+                return;
+            }
+        },
+    };
+    if broadcast {
+        let _ = sock.set_broadcast(true);
+    }
+    if let Err(e) = sock.send_to(bytes, to).await {
+        tracing::debug!("announce to {to} failed: {e}");
+    }
+}
+
+/// Answers REQ_DEVINFO datagrams: every online, unconnected 3.5 device sends its announcement
+/// back to the requester's address.
+pub(crate) async fn spawn_devinfo(
+    devices: Vec<DeviceHandle>,
+    addr: SocketAddr,
+) -> Result<JoinHandle<()>, SimError> {
+    let sock = UdpSocket::bind(addr)
+        .await
+        .map_err(|source| SimError::Devinfo { addr, source })?;
+    let v35: Vec<DeviceHandle> = devices
+        .into_iter()
+        .filter(|d| d.version() == Version::V35)
+        .collect();
+    Ok(tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        let mut counter: u64 = 0;
+        loop {
+            let (n, from) = match sock.recv_from(&mut buf).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!("REQ_DEVINFO listener: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            match discovery::decode(&buf[..n]) {
+                Ok(d) if d.is_devinfo_request() => {}
+                Ok(d) => {
+                    tracing::debug!("UDP {from}: ignored {} datagram", d.cmd);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!("UDP {from}: ignored datagram: {e}");
+                    continue;
+                }
+            }
+            for d in v35.iter().filter(|d| announcing(d)) {
+                counter += 1;
+                let bytes =
+                    discovery::encode_announcement(&announcement(d), d.version(), iv(counter));
+                if let Err(e) = sock.send_to(&bytes, from).await {
+                    tracing::debug!("REQ_DEVINFO answer to {from}: {e}");
+                }
+            }
+        }
+    }))
+}
