@@ -1,10 +1,351 @@
-//! `tuyactl sim` (being built).
+//! `tuyactl sim`: run simulated devices — one from flags, a home from a config file, or a
+//! generated fleet — with a line-based control channel on standard input (see
+//! `tuya_sim::control`).
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use tokio::io::AsyncBufReadExt as _;
+use tuya_proto::{dp::dps_from_json, Version};
+use tuya_sim::{DeviceSpec, Faults, MultiDp, Quirks, SimOptions, Simulator, TrafficEvent};
 
 /// Arguments of `tuyactl sim`.
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Control channel (stdin, one command per line; answers `ok ...`/`error ...`):\n  \
+    set <id|name> <dp>=<value>...   child <id> <cid> <dp>=<value>...   offline <id>   online <id>\n  \
+    rekey <id> <key>   faults <id> <json>   quirks <id> <json>   status <id> [cid]   list"
+)]
+pub struct Args {
+    /// Device id (single-device form).
+    #[arg(long, conflicts_with_all = ["config", "fleet"], requires = "key")]
+    id: Option<String>,
+    /// Local key, 16 characters (single-device form).
+    #[arg(long, requires = "id")]
+    key: Option<String>,
+    /// Protocol version (single-device form).
+    #[arg(long, default_value = "3.3")]
+    version: Version,
+    /// Address to listen on (single-device form).
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: Ipv4Addr,
+    /// TCP port.
+    #[arg(long, default_value_t = tuya_sim::DEFAULT_PORT)]
+    port: u16,
+    /// Initial DPs as JSON, e.g. '{"1":false,"2":50}' (single-device form).
+    #[arg(long)]
+    dps: Option<String>,
+    /// Device name (single-device form).
+    #[arg(long)]
+    name: Option<String>,
+    /// Product key announced in discovery (single-device form).
+    #[arg(long)]
+    product_key: Option<String>,
+    /// The device22 quirk: refuse DP_QUERY, answer CONTROL_NEW with null DPs (single-device form).
+    #[arg(long)]
+    device22: bool,
+    /// Quirk (repeatable): own-seq, seq-zero-pushes, header-counter, status-without-t,
+    /// push-only=18,19, multi-dp=accept|reject|half-apply, min-gap=MS, refresh-fails, split-pushes.
+    #[arg(long = "quirk", value_name = "QUIRK")]
+    quirks: Vec<String>,
+    /// Fault (repeatable): delay=MS, drop=RATIO, close-after=FRAMES, garbage, bad-integrity,
+    /// refuse-for=MS.
+    #[arg(long = "fault", value_name = "FAULT")]
+    faults: Vec<String>,
+    /// Drop clients silent for longer than this (seconds).
+    #[arg(long, default_value_t = 30.0)]
+    heartbeat_timeout: f64,
+
+    /// Run the devices of a JSON config file (format: tuya_sim::load_config).
+    #[arg(long, conflicts_with = "fleet")]
+    config: Option<PathBuf>,
+
+    /// Run N generated devices (plugs, bulbs, covers) on consecutive addresses.
+    #[arg(long, value_name = "N")]
+    fleet: Option<usize>,
+    /// First address of the fleet.
+    #[arg(long, default_value = "127.0.1.1")]
+    base_ip: Ipv4Addr,
+    /// Versions of the fleet, assigned round-robin.
+    #[arg(long, value_delimiter = ',', default_value = "3.3")]
+    versions: Vec<Version>,
+
+    /// Write the devices (with their keys) as tinytuya devices.json, mode 0600.
+    #[arg(long, value_name = "PATH")]
+    write_devices: Option<PathBuf>,
+
+    /// Announce every device every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    announce: Option<f64>,
+    /// Where announcements go (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    announce_target: IpAddr,
+    /// Announce to the real LAN broadcast address 255.255.255.255 (explicit opt-in).
+    #[arg(long)]
+    broadcast: bool,
+    /// Send announcements to this UDP port instead of 6666/6667.
+    #[arg(long)]
+    announce_port: Option<u16>,
+    /// Answer REQ_DEVINFO datagrams received here (3.5 devices), e.g. 127.0.0.1:7000.
+    #[arg(long, value_name = "ADDR")]
+    devinfo_listen: Option<SocketAddr>,
+
+    /// Log requests and responses as JSON lines (stderr) instead of text.
+    #[arg(long)]
+    json_log: bool,
+    /// Do not log requests and responses.
+    #[arg(long, conflicts_with = "json_log")]
+    quiet: bool,
+    /// Exit after SECS seconds (otherwise run until Ctrl-C / SIGTERM).
+    #[arg(long = "for", value_name = "SECS")]
+    run_for: Option<f64>,
+    /// Seed of the simulator's randomness (0: random).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn secs(s: f64, what: &str) -> anyhow::Result<Duration> {
+    if !(s.is_finite() && s >= 0.0 && s < 1e9) {
+        bail!("{what} must be a non-negative number of seconds");
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+fn parse_quirk(q: &mut Quirks, s: &str) -> anyhow::Result<()> {
+    let (name, val) = s.split_once('=').unwrap_or((s, ""));
+    match name.replace('_', "-").as_str() {
+        "own-seq" => q.own_seq = true,
+        "seq-zero-pushes" => q.seq_zero_pushes = true,
+        "header-counter" => q.header_counter = true,
+        "status-without-t" => q.status_without_t = true,
+        "refresh-fails" => q.refresh_fails = true,
+        "split-pushes" => q.split_pushes = true,
+        "push-only" => {
+            q.push_only_dps = val
+                .split(',')
+                .map(|d| d.parse())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("push-only: bad DP list {val:?}"))?
+        }
+        "multi-dp" => {
+            q.multi_dp = match val {
+                "accept" => MultiDp::Accept,
+                "reject" => MultiDp::Reject,
+                "half-apply" | "half_apply" => MultiDp::HalfApply,
+                _ => bail!("multi-dp must be accept, reject or half-apply"),
+            }
+        }
+        "min-gap" => {
+            q.min_command_gap = Some(Duration::from_millis(
+                val.parse().context("min-gap takes milliseconds")?,
+            ))
+        }
+        _ => bail!("unknown quirk {s:?} (see --help)"),
+    }
+    Ok(())
+}
+
+fn parse_fault(f: &mut Faults, s: &str) -> anyhow::Result<()> {
+    let (name, val) = s.split_once('=').unwrap_or((s, ""));
+    let ms = |v: &str| -> anyhow::Result<Duration> {
+        Ok(Duration::from_millis(
+            v.parse()
+                .with_context(|| format!("{name} takes milliseconds"))?,
+        ))
+    };
+    match name.replace('_', "-").as_str() {
+        "delay" => f.delay = Some(ms(val)?),
+        "drop" => {
+            f.drop_ratio = val.parse().context("drop takes a ratio 0..1")?;
+            if !(0.0..=1.0).contains(&f.drop_ratio) {
+                bail!("drop takes a ratio between 0 and 1");
+            }
+        }
+        "close-after" => {
+            f.close_after_frames = Some(val.parse().context("close-after takes a frame count")?)
+        }
+        "garbage" => f.garbage = true,
+        "bad-integrity" => f.bad_integrity = true,
+        "refuse-for" => f.refuse_for = Some(ms(val)?),
+        _ => bail!("unknown fault {s:?} (see --help)"),
+    }
+    Ok(())
+}
+
+fn specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
+    if let Some(path) = &a.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        return tuya_sim::load_config(&text).with_context(|| format!("in {}", path.display()));
+    }
+    if let Some(n) = a.fleet {
+        if n == 0 {
+            bail!("--fleet needs at least one device");
+        }
+        return Ok(tuya_sim::generate_fleet(n, a.base_ip, &a.versions));
+    }
+    let (Some(id), Some(key)) = (&a.id, &a.key) else {
+        bail!("give --id and --key (one device), --config FILE, or --fleet N");
+    };
+    let mut s = DeviceSpec::new(id, key, a.version, a.ip);
+    s.port = a.port;
+    if let Some(n) = &a.name {
+        s.name = n.clone();
+    }
+    if let Some(pk) = &a.product_key {
+        s.product_key = pk.clone();
+    }
+    if let Some(d) = &a.dps {
+        let v: serde_json::Value =
+            serde_json::from_str(d).context("--dps must be a JSON object")?;
+        if !v.is_object() {
+            bail!("--dps must be a JSON object like '{{\"1\":true}}'");
+        }
+        s.dps = dps_from_json(&v);
+    }
+    s.device22 = a.device22;
+    for q in &a.quirks {
+        parse_quirk(&mut s.quirks, q)?;
+    }
+    for f in &a.faults {
+        parse_fault(&mut s.faults, f)?;
+    }
+    s.heartbeat_timeout = secs(a.heartbeat_timeout, "--heartbeat-timeout")?;
+    Ok(vec![s])
+}
+
+/// Writes the file readable by its owner only (it holds local keys), atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        use std::os::unix::fs::PermissionsExt as _;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn range_text(specs: &[DeviceSpec]) -> String {
+    let port = specs[0].port;
+    let (first, last) = (specs[0].ip, specs[specs.len() - 1].ip);
+    if first == last {
+        format!("{first}:{port}")
+    } else {
+        format!("{first}..{last}:{port}")
+    }
+}
 
 /// Runs `tuyactl sim`.
-pub fn run(_a: Args) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("tuyactl sim is not implemented yet")
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let specs = specs(&a)?;
+    let run_for = a.run_for.map(|s| secs(s, "--for")).transpose()?;
+    let announce_interval = a.announce.map(|s| secs(s, "--announce")).transpose()?;
+    let announce_target = if a.broadcast {
+        IpAddr::V4(Ipv4Addr::BROADCAST)
+    } else {
+        a.announce_target
+    };
+    if let Some(path) = &a.write_devices {
+        let json = serde_json::to_vec_pretty(&tuya_sim::devices_json(&specs))?;
+        write_private(path, &json)?;
+    }
+    // Each listener is a descriptor; keep headroom for clients and UDP.
+    if let Err(e) = tuya_sim::raise_fd_limit(specs.len() as u64 + 256) {
+        tracing::warn!(
+            "cannot raise the open-files limit: {e} (try `ulimit -n {}`)",
+            specs.len() + 256
+        );
+    }
+    let json_log = a.json_log;
+    let traffic: Option<tuya_sim::TrafficSink> = if a.quiet {
+        None
+    } else {
+        Some(std::sync::Arc::new(move |ev: &TrafficEvent| {
+            let line = if json_log {
+                serde_json::to_string(ev).unwrap_or_default()
+            } else {
+                ev.to_string()
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }))
+    };
+    let opts = SimOptions {
+        announce_interval,
+        announce_target,
+        announce_port_override: a.announce_port,
+        devinfo_listen: a.devinfo_listen,
+        seed: a.seed,
+        traffic,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(specs, opts, run_for))
+}
+
+async fn serve(
+    specs: Vec<DeviceSpec>,
+    opts: SimOptions,
+    run_for: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
+    let n = specs.len();
+    let range = range_text(&specs);
+    let sim = Simulator::start(specs, opts).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "listening: {n} device{} on {range}",
+            if n == 1 { "" } else { "s" }
+        )?;
+        out.flush()?;
+    }
+    let sim = std::sync::Arc::new(sim);
+    let control = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            // EOF on stdin is not a stop request: keep serving until a signal or --for.
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(answer) = tuya_sim::control::execute(&sim, &line) {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{answer}");
+                    let _ = out.flush();
+                }
+            }
+        })
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let timer = async {
+        match run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = timer => {}
+    }
+    control.abort();
+    if let Ok(sim) = std::sync::Arc::try_unwrap(sim) {
+        sim.shutdown().await;
+    }
+    Ok(ExitCode::SUCCESS)
 }
