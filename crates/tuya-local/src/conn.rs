@@ -1,0 +1,521 @@
+//! The connection task: one per device. It connects (detecting the version if needed),
+//! negotiates the session, serves queued commands one at a time, sends heartbeats, turns
+//! pushes into events and reconnects with backoff.
+
+use std::collections::VecDeque;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
+use tuya_proto::frame::FrameSplitter;
+use tuya_proto::session::ClientHandshake;
+use tuya_proto::{Codec, Command, Message, Role, Version};
+
+use crate::config::DeviceConfig;
+use crate::device::{Request, Shared};
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+/// Largest frame we accept from a device: status JSON of big devices stays far below.
+const MAX_FRAME: usize = 16 * 1024;
+/// Consecutive unanswered requests after which the connection is considered dead.
+const MAX_MISSES: u32 = 2;
+
+/// How a request failed: the request alone, or the whole connection.
+pub(crate) enum Fail {
+    /// The request failed; the connection is fine.
+    Req(Error),
+    /// The connection is unusable.
+    Conn(Error),
+}
+
+pub(crate) type R<T> = std::result::Result<T, Fail>;
+
+pub(crate) async fn run(
+    cfg: Arc<DeviceConfig>,
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Request>,
+    mut first: Option<oneshot::Sender<Result<()>>>,
+    limiter: Option<Arc<Semaphore>>,
+) {
+    let mut held: VecDeque<Request> = VecDeque::new();
+    let mut closed = false;
+    let mut delay = cfg.reconnect_min;
+    loop {
+        let permit = match &limiter {
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let opened = Session::open(&cfg, &shared).await;
+        drop(permit);
+        match opened {
+            Ok(mut s) => {
+                delay = cfg.reconnect_min;
+                {
+                    let mut st = shared.lock();
+                    st.connected = true;
+                    st.version = Some(s.version);
+                    st.last_error = None;
+                }
+                shared
+                    .emit(Event::Connected { version: s.version })
+                    .await;
+                if let Some(f) = first.take() {
+                    let _ = f.send(Ok(()));
+                }
+                let end = s.serve(&mut rx, &mut held, &mut closed).await;
+                let end = end.map(|e| s.busy_if_silent(e));
+                {
+                    let mut st = shared.lock();
+                    st.connected = false;
+                    st.last_error = end.clone();
+                }
+                let reason = match end {
+                    Some(e) => e.to_string(),
+                    None => "closed by the client".into(),
+                };
+                shared.emit(Event::Disconnected { reason }).await;
+                if closed && held.is_empty() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(device = %cfg.id, error = %e, "connect failed");
+                shared.lock().last_error = Some(e.clone());
+                shared
+                    .emit(Event::Error(format!("connect failed: {e}")))
+                    .await;
+                if let Some(f) = first.take() {
+                    let _ = f.send(Err(e));
+                }
+            }
+        }
+        // Back off, with jitter so a fleet does not reconnect in lockstep; keep accepting
+        // (bounded) and expiring commands meanwhile.
+        let jitter = rand::thread_rng().gen_range(0.75..1.25);
+        let until = Instant::now() + delay.mul_f64(jitter);
+        delay = (delay * 2).min(cfg.reconnect_max);
+        loop {
+            expire(&mut held, &shared);
+            if closed && held.is_empty() {
+                return;
+            }
+            let next_deadline = held.iter().map(|r| r.deadline).min().unwrap_or(until);
+            tokio::select! {
+                _ = sleep_until(until) => break,
+                _ = sleep_until(next_deadline), if next_deadline < until => {}
+                r = rx.recv(), if !closed && held.len() < cfg.queue_capacity.max(1) => match r {
+                    Some(req) => held.push_back(req),
+                    None => closed = true,
+                },
+            }
+        }
+    }
+}
+
+/// Fails queued commands whose deadline passed or whose caller gave up.
+fn expire(held: &mut VecDeque<Request>, shared: &Shared) {
+    let now = Instant::now();
+    let mut i = 0;
+    while i < held.len() {
+        if held[i].reply.is_closed() || held[i].deadline <= now {
+            if let Some(r) = held.remove(i) {
+                let why = shared
+                    .lock()
+                    .last_error
+                    .as_ref()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "not connected".into());
+                let _ = r.reply.send(Err(Error::Offline(why)));
+            }
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// One TCP connection with its codec.
+pub(crate) struct Session<'a> {
+    pub cfg: &'a DeviceConfig,
+    pub shared: &'a Shared,
+    pub version: Version,
+    pub codec: Codec,
+    stream: TcpStream,
+    split: FrameSplitter,
+    seq: u32,
+    last_send: Option<Instant>,
+    pub misses: u32,
+    pub decode_error: Option<Error>,
+    pub frames: u64,
+}
+
+impl<'a> Session<'a> {
+    /// Connects with the configured or detected version.
+    async fn open(cfg: &'a DeviceConfig, shared: &'a Shared) -> Result<Session<'a>> {
+        let known = shared.lock().version;
+        if let Some(v) = known {
+            return Self::connect_and_query(cfg, shared, v).await;
+        }
+        let mut order: Vec<Version> = cfg.version_hint.into_iter().collect();
+        for v in [Version::V35, Version::V34, Version::V33, Version::V31] {
+            if !order.contains(&v) {
+                order.push(v);
+            }
+        }
+        let mut tried = Vec::new();
+        for v in order {
+            match Self::probe(cfg, shared, v).await {
+                Ok(s) => {
+                    shared
+                        .emit(Event::Notice(format!("detected protocol version {v}")))
+                        .await;
+                    return Ok(s);
+                }
+                // Nothing to learn from other versions when the device is unreachable.
+                Err(e) if tried.is_empty() && unreachable(&e) => return Err(e),
+                Err(e) => tried.push(format!("{v}: {e}")),
+            }
+        }
+        Err(Error::UnknownVersion(format!(
+            "no version answered ({})",
+            tried.join("; ")
+        )))
+    }
+
+    /// Tries one version: a completed negotiation (3.4/3.5) or a decodable status (≤3.3).
+    async fn probe(cfg: &'a DeviceConfig, shared: &'a Shared, v: Version) -> Result<Session<'a>> {
+        let mut s = Self::connect(cfg, shared, v).await?;
+        if v.uses_session_key() {
+            if let Err(Fail::Conn(e)) = s.initial_query().await {
+                return Err(s.busy_if_silent(e));
+            }
+            return Ok(s);
+        }
+        match s.probe_query().await {
+            Ok(()) => Ok(s),
+            Err(Fail::Req(e) | Fail::Conn(e)) => Err(s.busy_if_silent(e)),
+        }
+    }
+
+    async fn connect(cfg: &'a DeviceConfig, shared: &'a Shared, v: Version) -> Result<Session<'a>> {
+        let addr = cfg.addr;
+        let stream = match timeout(cfg.connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(Error::Offline(format!(
+                    "no answer from {addr} within {:.1} s (device off, or wrong IP)",
+                    cfg.connect_timeout.as_secs_f32()
+                )))
+            }
+            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {
+                return Err(Error::Busy(format!(
+                    "{addr} {REFUSED} (or nothing listens there: check the IP)"
+                )))
+            }
+            Ok(Err(e)) => return Err(Error::Offline(format!("cannot connect to {addr}: {e}"))),
+            Ok(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut codec = Codec::new(v, cfg.key.clone(), Role::Client);
+        codec.set_max_len(MAX_FRAME);
+        codec.set_nonce_seed(rand::random());
+        let mut s = Session {
+            cfg,
+            shared,
+            version: v,
+            codec,
+            stream,
+            split: FrameSplitter::with_max_len(MAX_FRAME),
+            seq: 0,
+            last_send: None,
+            misses: 0,
+            decode_error: None,
+            frames: 0,
+        };
+        if v.uses_session_key() {
+            s.negotiate().await?;
+        }
+        Ok(s)
+    }
+
+    /// Connects and reads the initial state (which also proves the key on ≤3.3).
+    async fn connect_and_query(
+        cfg: &'a DeviceConfig,
+        shared: &'a Shared,
+        v: Version,
+    ) -> Result<Session<'a>> {
+        let mut s = Self::connect(cfg, shared, v).await?;
+        match s.initial_query().await {
+            Ok(()) => Ok(s),
+            Err(Fail::Conn(e)) => Err(s.busy_if_silent(e)),
+            Err(Fail::Req(e)) if e.is_permanent() => Err(e),
+            // A gateway refusing a cid-less query, a slow device: the session is still usable.
+            Err(Fail::Req(_)) => Ok(s),
+        }
+    }
+
+    /// A connection dropped before the device said anything looks like a device serving
+    /// another client (or with local control disabled).
+    fn busy_if_silent(&self, e: Error) -> Error {
+        match e {
+            Error::ConnectionLost(d) if self.frames == 0 => {
+                Error::Busy(format!("{d} right after connecting"))
+            }
+            e => e,
+        }
+    }
+
+    async fn negotiate(&mut self) -> Result<()> {
+        let v = self.version;
+        let nonce: [u8; 16] = rand::random();
+        let seq = self.next_seq();
+        self.seq += 1; // FINISH uses seq + 1
+        let mut hs = ClientHandshake::new(v, self.cfg.key.clone(), nonce, seq)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let start = hs.start();
+        let closed_early = |e: Error| match e {
+            Error::ConnectionLost(d) => Error::Busy(format!(
+                "the device dropped the connection during {v} session negotiation ({d}); or it does not speak {v}"
+            )),
+            e => e,
+        };
+        self.send(&start).await.map_err(closed_early)?;
+        let deadline = Instant::now() + self.cfg.request_timeout;
+        let resp = loop {
+            match timeout_at(deadline, self.recv()).await {
+                Err(_) => {
+                    return Err(match self.decode_error.take() {
+                        Some(e) => e,
+                        None => Error::Timeout(format!(
+                            "no answer to {v} session negotiation: wrong version, or the device is busy"
+                        )),
+                    })
+                }
+                Ok(Err(e)) => return Err(closed_early(e)),
+                Ok(Ok(None)) => {
+                    // A negotiation reply that does not verify with the local key.
+                    if let Some(e) = self.decode_error.take() {
+                        return Err(e);
+                    }
+                }
+                Ok(Ok(Some(m))) if m.cmd == Command::SessKeyNegResp => break m,
+                Ok(Ok(Some(_))) => {}
+            }
+        };
+        let (finish, key) = hs
+            .on_response(&resp)
+            .map_err(|e| Error::from_proto(v, &e))?;
+        self.send(&finish).await.map_err(closed_early)?;
+        self.codec.set_session_key(key);
+        Ok(())
+    }
+
+    pub fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Sends one frame, keeping the configured minimum gap since the previous one.
+    pub async fn send(&mut self, msg: &Message) -> Result<()> {
+        if let (Some(gap), Some(last)) = (self.cfg.min_command_gap, self.last_send) {
+            sleep_until(last + gap).await;
+        }
+        let wire = self
+            .codec
+            .encode(msg)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        match timeout(self.cfg.request_timeout, self.stream.write_all(&wire)).await {
+            Err(_) => {
+                return Err(Error::ConnectionLost(
+                    "the device stopped reading (send timed out)".into(),
+                ))
+            }
+            Ok(Err(e)) => return Err(io_lost(&e)),
+            Ok(Ok(())) => {}
+        }
+        self.last_send = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The next frame: `Ok(None)` for a frame that did not decode (recorded in
+    /// `decode_error` and reported as an event), `Err` when the connection is gone.
+    /// Cancel-safe: bytes read are kept in the splitter.
+    pub async fn recv(&mut self) -> Result<Option<Message>> {
+        loop {
+            match self.split.next_frame() {
+                Some(Ok(frame)) => {
+                    self.frames += 1;
+                    return match self.codec.decode(&frame) {
+                        Ok(m) => {
+                            self.misses = 0;
+                            Ok(Some(m))
+                        }
+                        Err(e) => {
+                            let e = Error::from_proto(self.version, &e);
+                            tracing::debug!(device = %self.cfg.id, error = %e, "undecodable frame");
+                            self.shared
+                                .emit(Event::Error(format!("dropped a frame: {e}")))
+                                .await;
+                            self.decode_error = Some(e);
+                            Ok(None)
+                        }
+                    };
+                }
+                // Garbage: the splitter skips it and resynchronises.
+                Some(Err(_)) => continue,
+                None => {}
+            }
+            let mut buf = [0u8; 1024];
+            let n = self.stream.read(&mut buf).await.map_err(|e| io_lost(&e))?;
+            if n == 0 {
+                return Err(Error::ConnectionLost(
+                    "the device closed the connection".into(),
+                ));
+            }
+            self.split.feed(&buf[..n]);
+        }
+    }
+
+    /// Serves commands until the connection fails (`Some(reason)`) or every handle is gone
+    /// (`None`).
+    async fn serve(
+        &mut self,
+        rx: &mut mpsc::Receiver<Request>,
+        held: &mut VecDeque<Request>,
+        closed: &mut bool,
+    ) -> Option<Error> {
+        let interval = self.cfg.heartbeat_interval;
+        let mut hb = Instant::now() + interval;
+        loop {
+            expire(held, self.shared);
+            if let Some(req) = held.pop_front() {
+                let res = self.execute(&req.op, req.cid.as_deref()).await;
+                hb = Instant::now() + interval;
+                match res {
+                    Ok(out) => {
+                        let _ = req.reply.send(Ok(out));
+                    }
+                    Err(Fail::Req(e)) => {
+                        let _ = req.reply.send(Err(e));
+                    }
+                    Err(Fail::Conn(e)) => {
+                        if req.op.idempotent() {
+                            held.push_front(req);
+                        } else {
+                            let _ = req.reply.send(Err(Error::ConnectionLost(format!(
+                                "{e}; the command may or may not have been applied"
+                            ))));
+                        }
+                        return Some(e);
+                    }
+                }
+                continue;
+            }
+            if *closed {
+                return None;
+            }
+            tokio::select! {
+                r = self.recv() => match r {
+                    Err(e) => return Some(e),
+                    Ok(Some(m)) => self.on_frame(m, true).await,
+                    Ok(None) => {}
+                },
+                r = rx.recv() => match r {
+                    Some(req) => held.push_back(req),
+                    None => *closed = true,
+                },
+                _ = sleep_until(hb) => {
+                    if let Err(Fail::Conn(e)) = self.heartbeat().await {
+                        return Some(e);
+                    }
+                    hb = Instant::now() + interval;
+                }
+            }
+        }
+    }
+
+    /// Sends a request and waits for the frame `is_reply` accepts; every other frame is
+    /// handled as unsolicited (pushes become events).
+    pub async fn request(
+        &mut self,
+        cmd: Command,
+        payload: Vec<u8>,
+        wait: Duration,
+        mut is_reply: impl FnMut(&Message, u32) -> bool,
+    ) -> R<Message> {
+        let seq = self.next_seq();
+        let msg = Message::request(self.version, seq, cmd, payload);
+        self.send(&msg).await.map_err(Fail::Conn)?;
+        self.decode_error = None;
+        let deadline = Instant::now() + wait;
+        loop {
+            let m = match timeout_at(deadline, self.recv()).await {
+                Err(_) => return Err(self.missed(cmd, wait)),
+                Ok(Err(e)) => return Err(Fail::Conn(e)),
+                Ok(Ok(None)) => continue,
+                Ok(Ok(Some(m))) => m,
+            };
+            if is_reply(&m, seq) {
+                return Ok(m);
+            }
+            self.on_frame(m, true).await;
+        }
+    }
+
+    fn missed(&mut self, cmd: Command, wait: Duration) -> Fail {
+        self.misses += 1;
+        if let Some(e) = self.decode_error.take() {
+            return if e.is_permanent() {
+                Fail::Conn(e)
+            } else {
+                Fail::Req(e)
+            };
+        }
+        let e = Error::Timeout(format!(
+            "no reply to {} within {:.1} s",
+            cmd.name(),
+            wait.as_secs_f32()
+        ));
+        if self.misses >= MAX_MISSES {
+            Fail::Conn(Error::Offline(format!(
+                "{MAX_MISSES} requests in a row went unanswered (last: {e})"
+            )))
+        } else {
+            Fail::Req(e)
+        }
+    }
+
+    async fn heartbeat(&mut self) -> R<()> {
+        let t = crate::ops::target(self.cfg, self.version, None);
+        let (cmd, body) = tuya_proto::payload::heartbeat(&t);
+        let wait = self.cfg.request_timeout.min(self.cfg.heartbeat_interval);
+        self.request(cmd, body, wait, |m, _| m.cmd == Command::HeartBeat)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The TCP connection itself failed: no other version will do better.
+fn unreachable(e: &Error) -> bool {
+    match e {
+        Error::Offline(_) => true,
+        Error::Busy(d) => d.contains(REFUSED),
+        _ => false,
+    }
+}
+
+const REFUSED: &str = "refused the connection";
+
+fn io_lost(e: &std::io::Error) -> Error {
+    match e.kind() {
+        ErrorKind::ConnectionReset => Error::ConnectionLost(
+            "the device reset the connection (busy with another client, or local control disabled)"
+                .into(),
+        ),
+        _ => Error::ConnectionLost(e.to_string()),
+    }
+}

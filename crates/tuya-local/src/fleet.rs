@@ -1,0 +1,64 @@
+//! Many devices at once: a bounded connection ramp-up and one merged, tagged event stream.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::config::DeviceConfig;
+use crate::device::{Device, TaggedEvent};
+
+/// How a fleet opens its devices.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// Connection attempts (TCP connect + negotiation + first read) in progress at once.
+    pub max_concurrent_connects: usize,
+    /// Events buffered in the merged stream; a slow reader makes devices wait, not lose events.
+    pub event_capacity: usize,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        Self {
+            max_concurrent_connects: 64,
+            event_capacity: 1024,
+        }
+    }
+}
+
+/// A set of devices with persistent connections and one merged event stream.
+pub struct Fleet {
+    devices: Vec<Device>,
+    events: mpsc::Receiver<TaggedEvent>,
+}
+
+impl Fleet {
+    /// Opens every device (connections are made in the background, at most
+    /// `max_concurrent_connects` at a time). Must be called inside a tokio runtime.
+    pub fn open(configs: Vec<DeviceConfig>, opts: FleetOptions) -> Fleet {
+        let (tx, rx) = mpsc::channel(opts.event_capacity.max(1));
+        let limiter = Arc::new(Semaphore::new(opts.max_concurrent_connects.max(1)));
+        let devices = configs
+            .into_iter()
+            .map(|c| Device::spawn(c, Some(tx.clone()), Some(limiter.clone()), None))
+            .collect();
+        Fleet {
+            devices,
+            events: rx,
+        }
+    }
+
+    /// Every device, in the order given.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+
+    /// The device with this id.
+    pub fn device(&self, id: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| d.id() == id)
+    }
+
+    /// The next event from any device; `None` once every connection task has ended.
+    pub async fn next_event(&mut self) -> Option<TaggedEvent> {
+        self.events.recv().await
+    }
+}
