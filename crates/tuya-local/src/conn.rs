@@ -475,8 +475,13 @@ impl<'a> Session<'a> {
                 Fail::Req(e)
             };
         }
+        let hint = if self.frames == 0 {
+            " (the device never answered on this connection: wrong local key or protocol version?)"
+        } else {
+            ""
+        };
         let e = Error::Timeout(format!(
-            "no reply to {} within {:.1} s",
+            "no reply to {} within {:.1} s{hint}",
             cmd.name(),
             wait.as_secs_f32()
         ));

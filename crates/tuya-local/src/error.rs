@@ -17,6 +17,9 @@ pub enum Error {
         /// What showed it.
         detail: String,
     },
+    /// Frames fail their integrity check (CRC) while the key and version look right.
+    #[error("corrupted frames: {0}")]
+    Corrupt(String),
     /// No version answered during auto-detection.
     #[error("could not detect the protocol version: {0}")]
     UnknownVersion(String),
@@ -54,7 +57,8 @@ impl Error {
             | P::SignatureMismatch
             | P::NegotiationBadDeviceHmac
             | P::NegotiationBadClientHmac => Error::WrongKey(e.to_string()),
-            P::WrongFraming { .. } | P::CrcMismatch(_) | P::BadBase64 | P::BadBlockLength(_) => {
+            P::CrcMismatch(_) => Error::Corrupt(e.to_string()),
+            P::WrongFraming { .. } | P::BadBase64 | P::BadBlockLength(_) => {
                 Error::WrongVersion {
                     tried: version,
                     detail: e.to_string(),
