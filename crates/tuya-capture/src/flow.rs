@@ -249,6 +249,10 @@ impl Flow {
         }
         let ip = self.device_addr.ip();
         let at_ip = keys.by_ip(ip);
+        if self.device.is_none() {
+            // Until a key proves otherwise, the device is the one recorded at the address.
+            self.device = at_ip;
+        }
         let candidates = keys.candidates(ip);
         if candidates.is_empty() {
             // Without a key only plaintext 3.1 frames can be read.
@@ -271,8 +275,6 @@ impl Flow {
                         if proves {
                             self.device = Some(d);
                             self.codec = Some(c);
-                        } else if self.device.is_none() {
-                            self.device = at_ip;
                         }
                         return (Some(v), Ok(m));
                     }

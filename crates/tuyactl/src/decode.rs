@@ -50,6 +50,9 @@ pub struct Args {
     /// JSON lines output (for --pcap; hex decoding always prints JSON).
     #[arg(long)]
     pub json: bool,
+    /// Print the session keys derived from 3.4/3.5 negotiations seen in a capture (--pcap).
+    #[arg(long = "show-keys")]
+    pub show_keys: bool,
     /// Hex frames or streams; read from stdin, one per line, when none are given.
     pub hex: Vec<String>,
 }
