@@ -10,6 +10,7 @@
 //! | `faults <id\|name> <json>` | replace the faults, e.g. `{"delay_ms":200,"drop_ratio":0.1}` | `ok faults <id>` |
 //! | `quirks <id\|name> <json>` | replace the quirks, e.g. `{"own_seq":true}` | `ok quirks <id>` |
 //! | `status <id\|name> [cid]` | the DP state | `ok {"1":true,"2":50}` |
+//! | `info <id\|name>` | connection facts | `ok {"connected":true,"accepted":2,"online":true}` |
 //! | `list` | every device | `ok <id>@<ip>:<port>/<version> …` |
 //!
 //! Values follow the CLI convention: `true`/`false`, integers, JSON, else a string
@@ -129,6 +130,15 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
                 None => Ok(json_of(&d.dps())),
             }
         }
+        "info" => {
+            let d = device(sim, words.next())?;
+            Ok(serde_json::json!({
+                "connected": d.is_connected(),
+                "accepted": d.connections_accepted(),
+                "online": d.is_online(),
+            })
+            .to_string())
+        }
         "list" => Ok(sim
             .devices()
             .iter()
@@ -136,7 +146,7 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
             .collect::<Vec<_>>()
             .join(" ")),
         other => Err(format!(
-            "unknown command {other:?} (set, child, offline, online, rekey, faults, quirks, status, list)"
+            "unknown command {other:?} (set, child, offline, online, rekey, faults, quirks, status, info, list)"
         )),
     }
 }

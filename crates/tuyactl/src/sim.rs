@@ -56,9 +56,9 @@ pub struct Args {
     /// refuse-for=MS.
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<String>,
-    /// Drop clients silent for longer than this (seconds).
-    #[arg(long, default_value_t = 30.0)]
-    heartbeat_timeout: f64,
+    /// Drop clients silent for longer than this (seconds; default 30, or the config file's).
+    #[arg(long, value_name = "SECS")]
+    heartbeat_timeout: Option<f64>,
 
     /// Run the devices of a JSON config file (format: tuya_sim::load_config).
     #[arg(long, conflicts_with = "fleet")]
@@ -177,6 +177,20 @@ fn parse_fault(f: &mut Faults, s: &str) -> anyhow::Result<()> {
 }
 
 fn specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
+    let mut specs = base_specs(a)?;
+    if let Some(t) = a.heartbeat_timeout {
+        let t = secs(t, "--heartbeat-timeout")?;
+        if t.is_zero() {
+            bail!("--heartbeat-timeout must be more than 0");
+        }
+        for s in &mut specs {
+            s.heartbeat_timeout = t;
+        }
+    }
+    Ok(specs)
+}
+
+fn base_specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
     if let Some(path) = &a.config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
@@ -214,7 +228,6 @@ fn specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
     for f in &a.faults {
         parse_fault(&mut s.faults, f)?;
     }
-    s.heartbeat_timeout = secs(a.heartbeat_timeout, "--heartbeat-timeout")?;
     Ok(vec![s])
 }
 

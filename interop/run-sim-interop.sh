@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Interop proof for the simulator: tinytuya (pip tinytuya==1.20.0) and TuyAPI (npm tuyapi 7.7.1)
+# must accept `tuyactl sim` devices of every version, unmodified. Each suite gets its own
+# simulator (one device per version 3.1, 3.3, 3.4, 3.5 on 127.0.3.x), controlled through a FIFO
+# on its standard input. All traffic stays on 127.0.0.0/8.
+#
+# Prints PASS/FAIL lines and a final "N passed, M failed"; exits non-zero if anything failed or
+# a suite crashed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+HB_TIMEOUT=3 # seconds of silence after which a simulated device drops its client
+VERSIONS=3.1,3.3,3.4,3.5
+TMP=$(mktemp -d)
+SIM_PID=""
+cleanup() {
+  if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; fi
+  exec 3>&- 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+total_pass=0
+total_fail=0
+fail_setup() {
+  echo "FAIL $1: $2"
+  total_fail=$((total_fail + 1))
+}
+
+# --- peers --------------------------------------------------------------------------------
+if ! python3 -c 'import tinytuya, sys; sys.exit(tinytuya.__version__ != "1.20.0")' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check tinytuya==1.20.0 >&2
+fi
+if [ ! -f interop/tuyapi/node_modules/tuyapi/package.json ]; then
+  (cd interop/tuyapi && npm ci --no-audit --no-fund --loglevel=error) >&2
+fi
+
+# --- the simulator ------------------------------------------------------------------------
+cargo build -q -p tuyactl >&2 || { fail_setup build "cargo build -p tuyactl failed"; echo "0 passed, 1 failed"; exit 1; }
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TUYACTL="$TARGET_DIR/debug/tuyactl"
+
+# start_sim NAME BASE_IP: runs a fleet with its stdin on a FIFO; sets SIM_* for the suites.
+start_sim() {
+  local name=$1 base=$2
+  export SIM_DEVICES="$TMP/$name-devices.json" SIM_CTL="$TMP/$name.ctl" SIM_OUT="$TMP/$name.out"
+  export SIM_HEARTBEAT_TIMEOUT=$HB_TIMEOUT
+  SIM_LOG="$TMP/$name.log"
+  mkfifo "$SIM_CTL"
+  : >"$SIM_OUT"
+  "$TUYACTL" sim --fleet 4 --base-ip "$base" --versions "$VERSIONS" \
+    --heartbeat-timeout "$HB_TIMEOUT" --write-devices "$SIM_DEVICES" --seed 1 \
+    <"$SIM_CTL" >"$SIM_OUT" 2>"$SIM_LOG" &
+  SIM_PID=$!
+  exec 3>"$SIM_CTL" # keep the FIFO open: suites open and close it per command
+  for _ in $(seq 1 100); do
+    grep -q '^listening:' "$SIM_OUT" && return 0
+    kill -0 "$SIM_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "simulator did not start:" >&2
+  tail -n 20 "$SIM_LOG" >&2
+  return 1
+}
+
+stop_sim() {
+  exec 3>&-
+  kill "$SIM_PID" 2>/dev/null
+  wait "$SIM_PID" 2>/dev/null
+  SIM_PID=""
+}
+
+# run_suite NAME BASE_IP COMMAND...
+run_suite() {
+  local name=$1 base=$2
+  shift 2
+  echo "== $name"
+  if ! start_sim "$name" "$base"; then
+    fail_setup "$name" "simulator did not start"
+    return
+  fi
+  local out="$TMP/$name.result"
+  timeout 150 "$@" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  stop_sim
+  local line p f
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+  p=$(echo "$line" | awk '{print $1+0}')
+  f=$(echo "$line" | awk '{print $3+0}')
+  if [ -z "$line" ]; then
+    fail_setup "$name" "suite crashed (exit $rc) before its summary"
+    tail -n 30 "$SIM_LOG" >&2
+  elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1
+  fi
+  if [ "${f:-0}" -ne 0 ] && [ -n "${INTEROP_VERBOSE:-}" ]; then tail -n 60 "$SIM_LOG" >&2; fi
+  total_pass=$((total_pass + ${p:-0}))
+  total_fail=$((total_fail + ${f:-0}))
+}
+
+run_suite tinytuya 127.0.3.1 python3 "$ROOT/interop/tinytuya/interop.py"
+run_suite tuyapi 127.0.3.11 node "$ROOT/interop/tuyapi/interop.js"
+
+echo "sim interop: tinytuya 1.20.0 and TuyAPI 7.7.1 against tuyactl sim ($VERSIONS)"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]
