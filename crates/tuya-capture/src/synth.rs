@@ -143,7 +143,9 @@ impl CaptureWriter {
     }
 
     fn raw_with_orig(&mut self, time: Timestamp, data: &[u8], orig: usize) {
-        let usec = time.secs as u64 * 1_000_000 + u64::from(time.nanos / 1000);
+        let usec = (time.secs.max(0) as u64)
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(time.nanos / 1000));
         match self.format {
             Format::Pcap => {
                 self.buf.extend((time.secs as u32).to_le_bytes());

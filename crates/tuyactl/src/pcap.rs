@@ -26,6 +26,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         bail!("--pcap FILE is required")
     };
     let keys = load_keys(args)?;
+    if args.session_key.is_some() || args.udp {
+        eprintln!("note: --session-key and --udp do not apply to --pcap: session keys are derived from the negotiation in the capture, and UDP discovery is decoded anyway");
+    }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
