@@ -62,9 +62,7 @@ pub(crate) async fn run(
                     st.version = Some(s.version);
                     st.last_error = None;
                 }
-                shared
-                    .emit(Event::Connected { version: s.version })
-                    .await;
+                shared.emit(Event::Connected { version: s.version }).await;
                 if let Some(f) = first.take() {
                     let _ = f.send(Ok(()));
                 }
@@ -252,7 +250,11 @@ impl<'a> Session<'a> {
         match s.initial_query().await {
             Ok(()) => Ok(s),
             Err(Fail::Conn(e)) => Err(s.busy_if_silent(e)),
-            Err(Fail::Req(e)) if e.is_permanent() => Err(e),
+            // Replies that do not verify mean nothing this session says can be trusted.
+            Err(Fail::Req(e)) if e.is_permanent() || matches!(e, Error::Corrupt(_)) => Err(e),
+            // Not a single frame back: a wrong key (≤3.3 devices ignore what they cannot
+            // decrypt), a wrong version, or not a Tuya device.
+            Err(Fail::Req(e)) if s.frames == 0 => Err(e),
             // A gateway refusing a cid-less query, a slow device: the session is still usable.
             Err(Fail::Req(_)) => Ok(s),
         }
@@ -277,11 +279,13 @@ impl<'a> Session<'a> {
         let mut hs = ClientHandshake::new(v, self.cfg.key.clone(), nonce, seq)
             .map_err(|e| Error::Config(e.to_string()))?;
         let start = hs.start();
-        let closed_early = |e: Error| match e {
+        let closed_early = |e: Error| {
+            match e {
             Error::ConnectionLost(d) => Error::Busy(format!(
                 "the device dropped the connection during {v} session negotiation ({d}); or it does not speak {v}"
             )),
             e => e,
+        }
         };
         self.send(&start).await.map_err(closed_early)?;
         let deadline = Instant::now() + self.cfg.request_timeout;
@@ -290,10 +294,12 @@ impl<'a> Session<'a> {
                 Err(_) => {
                     return Err(match self.decode_error.take() {
                         Some(e) => e,
-                        None => Error::Timeout(format!(
-                            "no answer to {v} session negotiation: wrong version, or the device is busy"
+                        // Devices ignore a negotiation frame whose HMAC does not verify:
+                        // silence is what a wrong key looks like.
+                        None => Error::WrongKey(format!(
+                            "no answer to {v} session negotiation; devices ignore frames they cannot verify (less likely: it does not speak {v}, or is busy)"
                         )),
-                    })
+                    });
                 }
                 Ok(Err(e)) => return Err(closed_early(e)),
                 Ok(Ok(None)) => {
@@ -477,6 +483,9 @@ impl<'a> Session<'a> {
         }
         let hint = if self.frames == 0 {
             " (the device never answered on this connection: wrong local key or protocol version?)"
+        } else if self.version == Version::V31 && cmd == Command::Control {
+            // 3.1 reads are plaintext: a wrong key only shows when a command is ignored.
+            " (3.1 devices silently ignore commands encrypted with a wrong local key)"
         } else {
             ""
         };

@@ -157,13 +157,7 @@ impl Device {
             sink,
         });
         let cfg = Arc::new(cfg);
-        tokio::spawn(conn::run(
-            cfg.clone(),
-            shared.clone(),
-            rx,
-            first,
-            limiter,
-        ));
+        tokio::spawn(conn::run(cfg.clone(), shared.clone(), rx, first, limiter));
         Device { cfg, tx, shared }
     }
 

@@ -135,9 +135,11 @@ impl DevicesFile {
             .iter()
             .find(|e| e.id == name_or_id)
             .or_else(|| {
-                self.entries
-                    .iter()
-                    .find(|e| e.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name_or_id)))
+                self.entries.iter().find(|e| {
+                    e.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name_or_id))
+                })
             })
     }
 
@@ -164,20 +166,18 @@ impl DevicesFile {
                 ))
             })?;
             let mut r = self.resolve(parent)?;
-            r.cid = Some(
-                entry
-                    .node_id
-                    .clone()
-                    .unwrap_or_else(|| entry.id.clone()),
-            );
+            r.cid = Some(entry.node_id.clone().unwrap_or_else(|| entry.id.clone()));
             return Ok(r);
         }
         let key = entry
             .key
             .as_deref()
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| Error::Config(format!("{}: no local key in devices.json", entry.label())))?;
-        let key = LocalKey::new(key).map_err(|e| Error::Config(format!("{}: {e}", entry.label())))?;
+            .ok_or_else(|| {
+                Error::Config(format!("{}: no local key in devices.json", entry.label()))
+            })?;
+        let key =
+            LocalKey::new(key).map_err(|e| Error::Config(format!("{}: {e}", entry.label())))?;
         let ip = entry.ip().ok_or_else(|| {
             Error::Config(format!(
                 "{}: no IP address in devices.json (run `tuyactl scan --update`)",
@@ -194,7 +194,10 @@ impl DevicesFile {
         cfg.version = entry.version();
         cfg.known_dps = entry.known_dps();
         cfg.gateway = self.children_of(&entry.id).next().is_some();
-        Ok(Resolved { config: cfg, cid: None })
+        Ok(Resolved {
+            config: cfg,
+            cid: None,
+        })
     }
 }
 

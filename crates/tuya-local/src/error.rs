@@ -58,12 +58,10 @@ impl Error {
             | P::NegotiationBadDeviceHmac
             | P::NegotiationBadClientHmac => Error::WrongKey(e.to_string()),
             P::CrcMismatch(_) => Error::Corrupt(e.to_string()),
-            P::WrongFraming { .. } | P::BadBase64 | P::BadBlockLength(_) => {
-                Error::WrongVersion {
-                    tried: version,
-                    detail: e.to_string(),
-                }
-            }
+            P::WrongFraming { .. } | P::BadBase64 | P::BadBlockLength(_) => Error::WrongVersion {
+                tried: version,
+                detail: e.to_string(),
+            },
             P::Device(s) => Error::Device(s.clone()),
             other => Error::Device(format!("undecodable frame: {other}")),
         }

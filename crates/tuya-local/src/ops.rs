@@ -17,7 +17,11 @@ use crate::event::Event;
 /// on requests longer than ~255 bytes).
 const DEFAULT_DEVICE22_DPS: std::ops::RangeInclusive<u32> = 1..=20;
 
-pub(crate) fn target<'c>(cfg: &'c DeviceConfig, version: Version, cid: Option<&'c str>) -> Target<'c> {
+pub(crate) fn target<'c>(
+    cfg: &'c DeviceConfig,
+    version: Version,
+    cid: Option<&'c str>,
+) -> Target<'c> {
     Target {
         version,
         dev_id: &cfg.id,
@@ -127,7 +131,10 @@ impl Session<'_> {
 
     /// Version detection for ≤3.3: the reply must decode and make sense.
     pub(crate) async fn probe_query(&mut self) -> R<()> {
-        let wait = self.cfg.request_timeout.min(std::time::Duration::from_millis(2000));
+        let wait = self
+            .cfg
+            .request_timeout
+            .min(std::time::Duration::from_millis(2000));
         let t = target(self.cfg, self.version, None);
         let (cmd, body) = payload::query(&t);
         let m = self

@@ -40,10 +40,18 @@ async fn own_seq_and_seq_zero_replies_and_heartbeats() {
             // several heartbeats answered with seq 0 keep the connection up
             tokio::time::sleep(Duration::from_millis(450)).await;
             assert!(d.is_connected(), "{v}");
-            assert_eq!(d.status().await.unwrap()[&DpId(2)], DpValue::Integer(3), "{v}");
+            assert_eq!(
+                d.status().await.unwrap()[&DpId(2)],
+                DpValue::Integer(3),
+                "{v}"
+            );
             let simdev = sim.device(&spec.id).unwrap();
             simdev.set_dp(DpId(3), DpValue::String("scene".into()));
-            wait_for(&mut ev, |e| matches!(e, Event::Update { changed, .. } if changed.contains_key(&DpId(3)))).await;
+            wait_for(
+                &mut ev,
+                |e| matches!(e, Event::Update { changed, .. } if changed.contains_key(&DpId(3))),
+            )
+            .await;
             assert_eq!(simdev.connections_accepted(), 1, "{v}: never reconnected");
         }
         sim.shutdown().await;
@@ -66,7 +74,11 @@ async fn status_without_t_and_push_only_dps_keep_last_values() {
             .set_dp(DpId(19), DpValue::Integer(240));
         until(|| d.state().get(&DpId(19)) == Some(&DpValue::Integer(240))).await;
         let st = d.status().await.unwrap();
-        assert_eq!(st[&DpId(19)], DpValue::Integer(240), "kept after a status without it");
+        assert_eq!(
+            st[&DpId(19)],
+            DpValue::Integer(240),
+            "kept after a status without it"
+        );
         assert_eq!(st[&DpId(1)], DpValue::Bool(false));
         sim.shutdown().await;
     })
@@ -79,7 +91,10 @@ async fn multi_dp_rejected_or_half_applied_falls_back_to_one_at_a_time() {
         let modes = [MultiDp::Reject, MultiDp::HalfApply];
         let mut specs = Vec::new();
         for (i, m) in modes.iter().enumerate() {
-            for (j, v) in [Version::V31, Version::V33, Version::V35].iter().enumerate() {
+            for (j, v) in [Version::V31, Version::V33, Version::V35]
+                .iter()
+                .enumerate()
+            {
                 let mut s = plug(&format!("multi-{i}-{j}"), *v, ip(12, (i * 3 + j) as u8 + 1));
                 s.quirks.multi_dp = *m;
                 specs.push(s);
@@ -87,7 +102,9 @@ async fn multi_dp_rejected_or_half_applied_falls_back_to_one_at_a_time() {
         }
         let sim = start(specs.clone()).await;
         for spec in &specs {
-            let d = Device::connect(config(spec, Some(spec.version))).await.unwrap();
+            let d = Device::connect(config(spec, Some(spec.version)))
+                .await
+                .unwrap();
             let mut ev = d.subscribe();
             let want = dps(&[
                 (1, DpValue::Bool(true)),
@@ -127,7 +144,10 @@ async fn min_command_gap_is_respected() {
         let d = Device::connect(c).await.unwrap();
         for i in 0..4 {
             d.set_dp(DpId(2), i as i64).await.unwrap();
-            assert_eq!(sim.device("gap").unwrap().dps()[&DpId(2)], DpValue::Integer(i));
+            assert_eq!(
+                sim.device("gap").unwrap().dps()[&DpId(2)],
+                DpValue::Integer(i)
+            );
         }
         sim.shutdown().await;
     })
@@ -140,9 +160,14 @@ async fn refresh_failure_is_reported_with_the_device_text() {
         let mut spec = plug("rf", Version::V35, ip(14, 1));
         spec.quirks.refresh_fails = true;
         let sim = start(vec![spec.clone()]).await;
-        let d = Device::connect(config(&spec, Some(Version::V35))).await.unwrap();
+        let d = Device::connect(config(&spec, Some(Version::V35)))
+            .await
+            .unwrap();
         let e = d.refresh(&[DpId(18)]).await.unwrap_err();
-        assert!(matches!(&e, Error::Device(t) if t.contains("query dp failed")), "{e}");
+        assert!(
+            matches!(&e, Error::Device(t) if t.contains("query dp failed")),
+            "{e}"
+        );
         // the connection is still fine
         assert_eq!(d.status().await.unwrap()[&DpId(2)], DpValue::Integer(10));
         sim.shutdown().await;
@@ -156,7 +181,9 @@ async fn split_pushes_are_merged() {
         let mut spec = plug("split", Version::V34, ip(15, 1));
         spec.quirks.split_pushes = true;
         let sim = start(vec![spec.clone()]).await;
-        let d = Device::connect(config(&spec, Some(Version::V34))).await.unwrap();
+        let d = Device::connect(config(&spec, Some(Version::V34)))
+            .await
+            .unwrap();
         let want = dps(&[
             (1, DpValue::Bool(true)),
             (2, DpValue::Integer(99)),
@@ -166,7 +193,10 @@ async fn split_pushes_are_merged() {
         for (k, v) in &want {
             assert_eq!(&st[k], v);
         }
-        assert!(!d.is_single_dp(), "two pushes for one set are not a refusal");
+        assert!(
+            !d.is_single_dp(),
+            "two pushes for one set are not a refusal"
+        );
         sim.shutdown().await;
     })
     .await

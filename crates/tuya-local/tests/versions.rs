@@ -87,9 +87,16 @@ async fn detects_every_version() {
             // 3.2 frames are 3.3 frames; it is found as 3.3 and then queried the device22 way.
             let expect = if v == Version::V32 { Version::V33 } else { v };
             assert_eq!(found, expect);
-            assert_eq!(d.status().await.unwrap()[&DpId(2)], DpValue::Integer(10), "{v}");
+            assert_eq!(
+                d.status().await.unwrap()[&DpId(2)],
+                DpValue::Integer(10),
+                "{v}"
+            );
             d.set_dp(DpId(1), true).await.unwrap();
-            assert_eq!(sim.device(&spec.id).unwrap().dps()[&DpId(1)], DpValue::Bool(true));
+            assert_eq!(
+                sim.device(&spec.id).unwrap().dps()[&DpId(1)],
+                DpValue::Bool(true)
+            );
         }
         // a hint is tried first
         let mut c = config(&specs[2], None);
@@ -117,13 +124,27 @@ async fn gateway_children_over_one_connection() {
             let b = gw.child("cid-b");
             let mut a_ev = a.subscribe();
             let mut b_ev = b.subscribe();
-            assert_eq!(a.status().await.unwrap()[&DpId(1)], DpValue::Integer(215), "{v}");
-            assert_eq!(b.status().await.unwrap()[&DpId(1)], DpValue::Bool(true), "{v}");
+            assert_eq!(
+                a.status().await.unwrap()[&DpId(1)],
+                DpValue::Integer(215),
+                "{v}"
+            );
+            assert_eq!(
+                b.status().await.unwrap()[&DpId(1)],
+                DpValue::Bool(true),
+                "{v}"
+            );
             let st = b.set(dps(&[(1, DpValue::Bool(false))])).await.unwrap();
             assert_eq!(st[&DpId(1)], DpValue::Bool(false), "{v}");
             let simgw = sim.device(&spec.id).unwrap();
-            assert_eq!(simgw.child_dps("cid-b").unwrap()[&DpId(1)], DpValue::Bool(false));
-            assert_eq!(simgw.child_dps("cid-a").unwrap()[&DpId(1)], DpValue::Integer(215));
+            assert_eq!(
+                simgw.child_dps("cid-b").unwrap()[&DpId(1)],
+                DpValue::Bool(false)
+            );
+            assert_eq!(
+                simgw.child_dps("cid-a").unwrap()[&DpId(1)],
+                DpValue::Integer(215)
+            );
             // a physical change on A reaches A's stream, and B's stream does not see it
             simgw.set_child_dp("cid-a", DpId(1), DpValue::Integer(230));
             let e = tokio::time::timeout(std::time::Duration::from_secs(5), async {
@@ -154,7 +175,11 @@ async fn gateway_children_over_one_connection() {
             // an unknown child is an error naming the device's answer
             let err = gw.child("nope").status().await.unwrap_err();
             assert!(err.to_string().contains("devid not found"), "{err}");
-            assert_eq!(simgw.connections_accepted(), 1, "{v}: one connection for all");
+            assert_eq!(
+                simgw.connections_accepted(),
+                1,
+                "{v}: one connection for all"
+            );
         }
         sim.shutdown().await;
     })
@@ -176,7 +201,10 @@ async fn device22_detected_and_queried_with_control_new() {
         assert_eq!(st[&DpId(2)], DpValue::Integer(10));
         assert_eq!(st[&DpId(3)], DpValue::String("white".into()));
         d.set_dp(DpId(2), 20).await.unwrap();
-        assert_eq!(sim.device("d22").unwrap().dps()[&DpId(2)], DpValue::Integer(20));
+        assert_eq!(
+            sim.device("d22").unwrap().dps()[&DpId(2)],
+            DpValue::Integer(20)
+        );
         assert_eq!(d.status().await.unwrap()[&DpId(2)], DpValue::Integer(20));
         sim.shutdown().await;
     })
