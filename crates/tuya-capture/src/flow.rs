@@ -244,7 +244,7 @@ impl Flow {
         if let Some(c) = &self.codec {
             return (
                 Some(c.version()),
-                c.decode_from(frame, from).map_err(Problem::from),
+                c.decode_from(frame, from).map_err(problem),
             );
         }
         let ip = self.device_addr.ip();
@@ -266,7 +266,10 @@ impl Flow {
         for &d in candidates.iter().take(MAX_KEY_TRIALS) {
             let dev = &keys.devices()[d];
             for v in versions_to_try(dev.version, frame) {
-                let c = Codec::new(v, dev.key.clone(), Role::Client);
+                let mut c = Codec::new(v, dev.key.clone(), Role::Client);
+                if let Some(sk) = keys.session_key() {
+                    c.set_session_key(sk);
+                }
                 match c.decode_from(frame, from) {
                     Ok(m) => {
                         // Any key "decodes" a plaintext 3.1 frame: that proves neither the
@@ -286,7 +289,7 @@ impl Flow {
         }
         let (v, e) = first.expect("at least one candidate and version");
         if at_ip.is_some() || candidates.len() == 1 {
-            (Some(v), Err(Problem::Proto(e)))
+            (Some(v), Err(problem(e)))
         } else {
             let tried = candidates.len().min(MAX_KEY_TRIALS);
             (
@@ -335,6 +338,13 @@ fn direction(i: usize) -> Direction {
         Direction::ClientToDevice
     } else {
         Direction::DeviceToClient
+    }
+}
+
+fn problem(e: tuya_proto::Error) -> Problem {
+    match e {
+        tuya_proto::Error::NoSessionKey(v, _) => Problem::MissedNegotiation(v),
+        e => Problem::Proto(e),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use serde_json::Value;
-use tuya_proto::{LocalKey, Version};
+use tuya_proto::{LocalKey, SessionKey, Version};
 
 use crate::CaptureError;
 
@@ -42,6 +42,8 @@ pub struct KeyStore {
     devices: Vec<Device>,
     /// The key applies to any device address (`--key`).
     wildcard: bool,
+    /// A session key known from elsewhere, for 3.4/3.5 captures that start after negotiation.
+    session: Option<SessionKey>,
 }
 
 /// Entries that could not be used, with the reason (bad key length, …).
@@ -64,7 +66,20 @@ impl KeyStore {
                 version,
             }],
             wildcard: true,
+            session: None,
         }
+    }
+
+    /// Adds a session key for 3.4/3.5 connections whose negotiation is not in the capture
+    /// (a negotiation that is in the capture still replaces it on its connection).
+    pub fn with_session_key(mut self, key: SessionKey) -> Self {
+        self.session = Some(key);
+        self
+    }
+
+    /// The session key given with [`KeyStore::with_session_key`].
+    pub fn session_key(&self) -> Option<SessionKey> {
+        self.session
     }
 
     /// Parses tinytuya's devices.json: a list of objects with `name`, `id`, `key`, `ip` and
@@ -124,6 +139,7 @@ impl KeyStore {
             Self {
                 devices,
                 wildcard: false,
+                session: None,
             },
             skipped,
         ))

@@ -73,6 +73,9 @@ pub enum Problem {
         /// The first key's error.
         first: tuya_proto::Error,
     },
+    /// A 3.4/3.5 data frame on a connection whose session negotiation is not in the capture.
+    #[error("{0} frame sent under a session key negotiated before the capture started: capture from before the app connects (or give the session key)")]
+    MissedNegotiation(tuya_proto::Version),
     /// Bytes of the TCP stream are missing from the capture.
     #[error("{missing} bytes of the stream are missing from the capture (packet loss, or a snap length cut packets); decoding resumes at the next frame")]
     Gap {
@@ -106,6 +109,7 @@ impl Problem {
                 _ => "decode_error",
             },
             Problem::NoKey(_) => "no_key",
+            Problem::MissedNegotiation(_) => "no_session_key",
             Problem::Gap { .. } => "gap",
             Problem::Incomplete { .. } => "incomplete",
         }

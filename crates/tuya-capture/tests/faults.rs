@@ -326,3 +326,40 @@ proptest! {
         let _ = decode_capture(&bytes[..], keys("127.0.7.9"), |_| {});
     }
 }
+
+#[test]
+fn a_capture_started_after_negotiation_names_the_cause_and_a_given_session_key_decodes_it() {
+    let ex = run_exchange(Version::V34, "127.0.7.10", "devid0001");
+    // Leave out the negotiation (the first three frames, two chunks each).
+    let mut conv = tuya_capture::synth::TcpConversation::new(ex.client, ex.device);
+    let mut w = CaptureWriter::new(Format::Pcap, Link::Ethernet);
+    for (i, (c, b)) in ex.log.chunks.iter().enumerate() {
+        let p = conv.send(*c, b);
+        if i >= 6 {
+            w.packet(ts(i), &p);
+        }
+    }
+    let bytes = w.into_bytes();
+    let ks = KeyStore::from_devices_json(&devices_json(&[(
+        "Lamp",
+        "devid0001",
+        "127.0.7.10",
+        Some("3.4"),
+    )]))
+    .unwrap()
+    .0;
+    let (recs, summary) = decode(&bytes, ks.clone());
+    assert_eq!(summary.decoded, 0);
+    assert_eq!(
+        summary.failures["no_session_key"].count as usize,
+        ex.log.sent.len() - 3
+    );
+    assert!(summary.failures["no_session_key"]
+        .example
+        .contains("capture from before the app connects"));
+    assert_eq!(recs[0].device.as_ref().unwrap().name, "Lamp");
+
+    let (recs, summary) = decode(&bytes, ks.with_session_key(ex.session_key.unwrap()));
+    assert_eq!(summary.failed, 0);
+    same_per_direction(&frames(&recs), &sent(&ex)[3..]);
+}

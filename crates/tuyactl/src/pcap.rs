@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tuya_capture::{decode_capture, Direction, Event, KeyStore, Problem, Record, Summary};
-use tuya_proto::LocalKey;
+use tuya_proto::{LocalKey, SessionKey};
 
 use crate::decode::{error_json, message_json, Args};
 
@@ -25,9 +25,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let Some(path) = &args.pcap else {
         bail!("--pcap FILE is required")
     };
-    let keys = load_keys(args)?;
-    if args.session_key.is_some() || args.udp {
-        eprintln!("note: --session-key and --udp do not apply to --pcap: session keys are derived from the negotiation in the capture, and UDP discovery is decoded anyway");
+    let mut keys = load_keys(args)?;
+    if let Some(s) = &args.session_key {
+        // For captures that start after the 3.4/3.5 negotiation.
+        keys = keys.with_session_key(SessionKey::from_hex(s).context("--session-key")?);
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let stdout = std::io::stdout();
