@@ -288,12 +288,12 @@ mod tests {
     #[test]
     fn fleet_is_deterministic_and_varied() {
         let a = generate_fleet(
-            6,
+            7,
             "127.0.1.250".parse().unwrap(),
             &[Version::V31, Version::V35],
         );
         let b = generate_fleet(
-            6,
+            7,
             "127.0.1.250".parse().unwrap(),
             &[Version::V31, Version::V35],
         );
@@ -303,7 +303,7 @@ mod tests {
         );
         assert_eq!(a[0].key.len(), 16);
         assert_ne!(a[0].key, a[1].key);
-        assert_eq!(a[5].ip, "127.0.2.0".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(a[6].ip, "127.0.2.0".parse::<Ipv4Addr>().unwrap());
         assert_eq!(a[1].version, Version::V35);
         assert_eq!(a[1].category.as_deref(), Some("dj"));
         let j = devices_json(&a);

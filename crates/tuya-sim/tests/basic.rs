@@ -12,6 +12,7 @@ async fn exercise(version: Version, host: u8) {
     let sim = start(vec![spec(&id, version, ip(2, host))]).await;
     let dev = sim.device(&id).unwrap();
     let mut c = Client::connect(dev.addr(), version, KEY, &id).await;
+    wait_connected(&dev).await;
 
     // Status query: reply to the same command, echoing the request's seq.
     let seq = c.query(None).await;

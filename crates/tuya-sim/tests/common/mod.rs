@@ -218,3 +218,26 @@ pub fn status_dps(m: &Message) -> Dps {
         })
         .dps
 }
+
+/// Waits until the device has registered a client (its accept loop runs concurrently with
+/// our connect), so a "physical" change made next is pushed to it.
+pub async fn wait_connected(dev: &tuya_sim::DeviceHandle) {
+    for _ in 0..300 {
+        if dev.is_connected() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("device {} never registered the client", dev.id());
+}
+
+/// Waits until the device has noticed that its client left.
+pub async fn wait_disconnected(dev: &tuya_sim::DeviceHandle) {
+    for _ in 0..300 {
+        if !dev.is_connected() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("device {} kept a closed client", dev.id());
+}
