@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use tuya_proto::discovery::{self, DatagramKind, PORT_DEVINFO, PORT_ENCRYPTED, PORT_PLAIN};
 use tuya_proto::Version;
 
-use crate::flow::{Flow, Out};
+use crate::flow::{Flow, Out, DEVICE_PORT};
 use crate::keys::KeyStore;
 use crate::link::{self, Transport, UdpDatagram};
 use crate::reader::{Packet, PacketReader, Timestamp};
@@ -36,6 +36,7 @@ pub struct CaptureDecoder {
     summary: Summary,
     clock: u64,
     last_time: Timestamp,
+    ports: Vec<u16>,
 }
 
 impl std::fmt::Debug for CaptureDecoder {
@@ -55,7 +56,16 @@ impl CaptureDecoder {
             summary: Summary::default(),
             clock: 0,
             last_time: Timestamp::default(),
+            ports: vec![DEVICE_PORT],
         }
+    }
+
+    /// TCP ports that mark the device side (default: 6668). Connections on other ports are
+    /// skipped, so a capture of a whole LAN costs little; an empty list follows every TCP
+    /// connection, taking the sender of the first SYN as the app.
+    pub fn with_device_ports(mut self, ports: Vec<u16>) -> Self {
+        self.ports = ports;
+        self
     }
 
     /// Connections currently open.
@@ -71,6 +81,13 @@ impl CaptureDecoder {
         match link::parse(p.link, &p.data) {
             Some(Transport::Tcp(t)) => {
                 let key = flow_key(t.src, t.dst);
+                let wanted = self.ports.is_empty()
+                    || self.ports.contains(&t.src.port())
+                    || self.ports.contains(&t.dst.port());
+                if !wanted {
+                    self.summary.skipped_packets += 1;
+                    return;
+                }
                 if !self.flows.contains_key(&key) {
                     if t.rst || (t.payload.is_empty() && !t.syn) {
                         // Nothing to decode from a bare ACK/FIN/RST of an unknown connection.
@@ -78,7 +95,7 @@ impl CaptureDecoder {
                     }
                     self.make_room(emit);
                     self.summary.tcp_flows += 1;
-                    let flow = Flow::new(t.src, t.dst, t.syn);
+                    let flow = Flow::new(t.src, t.dst, t.syn && !t.ack, &self.ports);
                     self.flows.insert(key, flow);
                 }
                 let mut out = Vec::new();
@@ -239,10 +256,18 @@ fn is_discovery(u: &UdpDatagram<'_>) -> bool {
 pub fn decode_capture<R: Read + Send>(
     input: R,
     keys: KeyStore,
+    emit: impl FnMut(Record),
+) -> Result<Summary, CaptureError> {
+    decode_with(input, CaptureDecoder::new(keys), emit)
+}
+
+/// [`decode_capture`] with a configured decoder (e.g. other device ports).
+pub fn decode_with<R: Read + Send>(
+    input: R,
+    mut dec: CaptureDecoder,
     mut emit: impl FnMut(Record),
 ) -> Result<Summary, CaptureError> {
     let mut reader = PacketReader::new(input)?;
-    let mut dec = CaptureDecoder::new(keys);
     loop {
         match reader.next_packet() {
             Ok(Some(p)) => dec.packet(&p, &mut emit),

@@ -61,10 +61,10 @@ pub(crate) struct Flow {
 
 impl Flow {
     /// A flow first seen with a segment from `src` to `dst`.
-    pub fn new(src: SocketAddr, dst: SocketAddr, syn_only: bool) -> Self {
-        let (client, device_addr, roles_known) = if dst.port() == DEVICE_PORT {
+    pub fn new(src: SocketAddr, dst: SocketAddr, syn_only: bool, ports: &[u16]) -> Self {
+        let (client, device_addr, roles_known) = if ports.contains(&dst.port()) {
             (src, dst, true)
-        } else if src.port() == DEVICE_PORT {
+        } else if ports.contains(&src.port()) {
             (dst, src, true)
         } else {
             // A bare SYN comes from the client; otherwise assume the first sender is the app.

@@ -39,7 +39,7 @@ pub mod summary;
 pub mod synth;
 pub mod tcp;
 
-pub use decoder::{decode_capture, CaptureDecoder, MAX_FLOWS};
+pub use decoder::{decode_capture, decode_with, CaptureDecoder, MAX_FLOWS};
 pub use flow::DEVICE_PORT;
 pub use keys::{Device, KeyStore};
 pub use reader::{LinkType, Packet, PacketReader, Timestamp};

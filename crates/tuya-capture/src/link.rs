@@ -29,6 +29,8 @@ pub struct TcpSegment<'a> {
     pub fin: bool,
     /// RST flag.
     pub rst: bool,
+    /// ACK flag.
+    pub ack: bool,
     /// The captured payload.
     pub payload: &'a [u8],
     /// The capture holds fewer payload bytes than were sent (snap length).
@@ -132,6 +134,7 @@ pub fn parse(link: LinkType, data: &[u8]) -> Option<Transport<'_>> {
             syn: t.syn(),
             fin: t.fin(),
             rst: t.rst(),
+            ack: t.ack(),
             payload: t.payload(),
             truncated: incomplete,
         })),

@@ -3,7 +3,7 @@
 //! filled, and a hole that never fills is reported as a gap and skipped.
 
 /// Out-of-order bytes held per direction before the oldest hole is given up on.
-pub const MAX_OUT_OF_ORDER_BYTES: usize = 256 * 1024;
+pub const MAX_OUT_OF_ORDER_BYTES: usize = 128 * 1024;
 /// Out-of-order segments held per direction.
 pub const MAX_OUT_OF_ORDER_SEGMENTS: usize = 128;
 
@@ -88,7 +88,7 @@ impl HalfStream {
 
     /// Flushes everything held at the end of the connection, reporting holes as gaps.
     pub fn finish(&mut self, out: &mut Vec<Chunk>) {
-        while !self.pending.is_empty() {
+        while !self.pending.is_empty() && self.next.is_some() {
             self.skip_to_earliest(out);
             self.drain(out);
         }
@@ -120,8 +120,9 @@ impl HalfStream {
         }
         self.pending.push((data_seq, payload.to_vec()));
         self.pending_bytes += payload.len();
-        while self.pending_bytes > MAX_OUT_OF_ORDER_BYTES
-            || self.pending.len() > MAX_OUT_OF_ORDER_SEGMENTS
+        while (self.pending_bytes > MAX_OUT_OF_ORDER_BYTES
+            || self.pending.len() > MAX_OUT_OF_ORDER_SEGMENTS)
+            && self.next.is_some()
         {
             self.skip_to_earliest(out);
             self.drain(out);

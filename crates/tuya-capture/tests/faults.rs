@@ -363,3 +363,28 @@ fn a_capture_started_after_negotiation_names_the_cause_and_a_given_session_key_d
     assert_eq!(summary.failed, 0);
     same_per_direction(&frames(&recs), &sent(&ex)[3..]);
 }
+
+#[test]
+fn other_ports_are_skipped_unless_asked_for() {
+    let ex = run_exchange(Version::V33, "127.0.7.11", "devid0001");
+    let device: SocketAddr = "127.0.7.11:7777".parse().unwrap();
+    let mut w = CaptureWriter::new(Format::Pcap, Link::Ethernet);
+    for (i, p) in packets(&ex, ex.client, device).iter().enumerate() {
+        w.packet(ts(i), p);
+    }
+    let bytes = w.into_bytes();
+    let (recs, summary) = decode(&bytes, keys("127.0.7.11"));
+    assert!(recs.is_empty());
+    assert_eq!(summary.skipped_packets, summary.packets);
+    for ports in [vec![7777], vec![]] {
+        let mut recs = Vec::new();
+        let dec = tuya_capture::CaptureDecoder::new(keys("127.0.7.11")).with_device_ports(ports);
+        let s = tuya_capture::decode_with(&bytes[..], dec, |r| recs.push(r)).unwrap();
+        assert_eq!(s.failed, 0);
+        // Roles come from the port, or from the SYN: replies still carry their return code.
+        same_per_direction(&frames(&recs), &sent(&ex));
+        assert!(recs
+            .iter()
+            .any(|r| matches!(&r.event, Event::Frame(m) if m.retcode == Some(0))));
+    }
+}
