@@ -77,6 +77,14 @@ impl KeyStore {
         self
     }
 
+    /// Uses `version` for the devices whose entry names none.
+    pub fn with_default_version(mut self, version: Version) -> Self {
+        for d in &mut self.devices {
+            d.version.get_or_insert(version);
+        }
+        self
+    }
+
     /// The session key given with [`KeyStore::with_session_key`].
     pub fn session_key(&self) -> Option<SessionKey> {
         self.session
@@ -197,6 +205,9 @@ mod tests {
         assert_eq!(ks.by_ip(ip), Some(0));
         assert_eq!(ks.candidates("127.0.9.9".parse().unwrap()), vec![0, 1]);
         assert_eq!(ks.by_id("dev3"), Some(1));
+        let ks = ks.with_default_version(Version::V33);
+        assert_eq!(ks.devices()[0].version, Some(Version::V34));
+        assert_eq!(ks.devices()[1].version, Some(Version::V35));
     }
 
     #[test]

@@ -1,6 +1,12 @@
-//! `tuyactl decode --pcap FILE [--keys devices.json | --key KEY [--version V]] [--json]`:
-//! every Tuya frame and discovery datagram in a tcpdump/Wireshark capture, one per line, then a
-//! summary (stderr in text mode; a final `{"summary": …}` object with `--json`).
+//! `tuyactl decode --pcap FILE [--keys devices.json | --key KEY] [--version V] [--json]
+//! [--session-key HEX] [--show-keys]`: every Tuya frame and discovery datagram in a
+//! tcpdump/Wireshark capture (connections to port 6668, UDP 6666/6667/7000), one per line, then
+//! a summary (stderr in text mode; a final `{"summary": …}` object with `--json`).
+//!
+//! `--version` is the version of devices whose devices.json entry names none (otherwise it is
+//! detected per connection); `--session-key` decodes 3.4/3.5 connections whose negotiation
+//! happened before the capture started; `--show-keys` prints session keys derived from the
+//! negotiations in the capture (never printed otherwise).
 //!
 //! Exit status: 1 when the file cannot be read (not a capture, unreadable, or corrupt part-way:
 //! what came before the corruption is still printed); 2 when the capture holds Tuya traffic but
@@ -89,7 +95,10 @@ fn load_keys(args: &Args) -> anyhow::Result<KeyStore> {
             for s in skipped {
                 eprintln!("warning: {}: skipping {s}", p.display());
             }
-            Ok(keys)
+            Ok(match args.version {
+                Some(v) => keys.with_default_version(v),
+                None => keys,
+            })
         }
         (None, None) => {
             eprintln!("note: no --keys or --key given: only discovery datagrams and plaintext 3.1 frames will decode");

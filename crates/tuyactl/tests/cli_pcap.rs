@@ -318,3 +318,46 @@ fn nothing_decoding_exits_2_and_unreadable_files_exit_1() {
     assert!(err.contains("cannot open"), "{err}");
     let _ = Command::DpQuery;
 }
+
+#[test]
+fn session_key_decodes_a_capture_that_missed_the_negotiation() {
+    let v = Version::V34;
+    let sk = SessionKey::from_bytes(*b"0011223344556677");
+    let mut c = Conv::new(v, KEY_A, "127.0.9.10:50004", "127.0.9.4:6668");
+    c.client.set_session_key(sk);
+    let t = Target {
+        version: v,
+        dev_id: "lamp01",
+        cid: None,
+        t: 1,
+    };
+    let (cmd, body) = payload::query(&t);
+    let mut w = CaptureWriter::new(Format::Pcap, Link::LinuxSll);
+    w.packet(
+        Timestamp::default(),
+        &c.client_sends(&Message::request(v, 7, cmd, body)),
+    );
+    let path = tmp("missed.pcap");
+    std::fs::write(&path, w.into_bytes()).unwrap();
+    let p = path.to_str().unwrap();
+    let (code, _, err) = tuyactl(&["decode", "--pcap", p, "--key", KEY_A, "--version", "3.4"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("capture from before the app connects"),
+        "{err}"
+    );
+    let (code, out, err) = tuyactl(&[
+        "decode",
+        "--pcap",
+        p,
+        "--key",
+        KEY_A,
+        "--version",
+        "3.4",
+        "--session-key",
+        &sk.to_hex(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("app->dev"), "{out}");
+    assert!(out.contains("DP_QUERY_NEW seq=7"), "{out}");
+}
