@@ -1,6 +1,7 @@
 //! Measures the simulator's idle memory per device: starts N devices (default 10,000) on
 //! consecutive loopback addresses, waits until they all listen, and reports the growth of the
-//! process's resident set (VmRSS from /proc/self/status) per device.
+//! process's resident set (VmRSS from /proc/self/status) per device, counted from the start of
+//! `main`: it includes the device specs and whatever the allocator keeps after start-up.
 //!
 //! `cargo run --release -p tuya-sim --example idle_memory -- 10000 127.0.16.1`
 
@@ -34,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(Ipv4Addr::new(127, 0, 16, 1));
+    let before = vm_rss_kib();
     let limit = raise_fd_limit(n as u64 + 256)?;
     if limit < n as u64 + 64 {
         return Err(format!(
@@ -43,8 +45,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     let specs = generate_fleet(n, base, &Version::ALL);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = vm_rss_kib();
     let sim = Simulator::start(specs, SimOptions::default()).await?;
     // Let every accept task reach its first poll.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -25,6 +25,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const GARBAGE: &[u8] = b"\x13\x37garbage\xff\x00";
 /// Cap on a client frame: real devices take small requests only.
 const MAX_FRAME: usize = 16 * 1024;
+/// Changes held for a client that has not finished negotiating.
+const HELD_PUSHES: usize = 32;
 
 pub(crate) async fn serve(
     dev: Arc<Device>,
@@ -46,6 +48,7 @@ pub(crate) async fn serve(
         handshake: None,
         rng,
         frames_in: 0,
+        held: Vec::new(),
     };
     let why = conn.run(&mut stream, &mut rx).await;
     dev.release(conn_id);
@@ -60,6 +63,8 @@ struct Conn {
     handshake: Option<DeviceHandshake>,
     rng: StdRng,
     frames_in: u32,
+    /// Changes made before a 3.4/3.5 session existed, pushed once it does.
+    held: Vec<(Option<String>, Dps)>,
 }
 
 fn now_secs() -> u64 {
@@ -101,7 +106,12 @@ impl Conn {
                                 continue;
                             }
                         };
-                        let out = self.handle_frame(&frame);
+                        let mut out = self.handle_frame(&frame);
+                        if self.codec.has_session() && !self.held.is_empty() {
+                            for (cid, dps) in std::mem::take(&mut self.held) {
+                                out.extend(self.pushes(cid.as_deref(), dps));
+                            }
+                        }
                         if let Err(e) = self.send(stream, out).await {
                             return e;
                         }
@@ -117,7 +127,11 @@ impl Conn {
                     Some(Event::Close(why)) => return why.into(),
                     Some(Event::Push { cid, dps }) => {
                         if self.dev.version.uses_session_key() && !self.codec.has_session() {
-                            continue; // nothing can be sent before negotiation
+                            // Nothing can be sent before negotiation ends: hold the change.
+                            if self.held.len() < HELD_PUSHES {
+                                self.held.push((cid, dps));
+                            }
+                            continue;
                         }
                         let out = self.pushes(cid.as_deref(), dps);
                         if let Err(e) = self.send(stream, out).await {

@@ -228,6 +228,8 @@ fn validate(s: &DeviceSpec) -> Result<(), SimError> {
 
 /// Raises the soft limit on open files to at least `want` (capped at the hard limit), so one
 /// process can hold thousands of listeners. Returns the resulting soft limit.
+// rlim_t is u64 on 64-bit Linux but not everywhere: keep the casts.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_fd_limit(want: u64) -> std::io::Result<u64> {
     // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
     unsafe {

@@ -109,7 +109,7 @@ pub struct Args {
 }
 
 fn secs(s: f64, what: &str) -> anyhow::Result<Duration> {
-    if !(s.is_finite() && s >= 0.0 && s < 1e9) {
+    if !(s.is_finite() && (0.0..1e9).contains(&s)) {
         bail!("{what} must be a non-negative number of seconds");
     }
     Ok(Duration::from_secs_f64(s))
