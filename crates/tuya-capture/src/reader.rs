@@ -270,3 +270,146 @@ enum Step {
     Refill,
     Grow,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(bytes: &[u8]) -> (Vec<Packet>, bool) {
+        let mut r = PacketReader::new(bytes).unwrap();
+        let mut v = Vec::new();
+        while let Some(p) = r.next_packet().unwrap() {
+            v.push(p);
+        }
+        (v, r.ended_mid_block())
+    }
+
+    #[test]
+    fn big_endian_nanosecond_pcap() {
+        let mut b = Vec::new();
+        b.extend(0xa1b2_3c4du32.to_be_bytes());
+        b.extend(2u16.to_be_bytes());
+        b.extend(4u16.to_be_bytes());
+        b.extend([0; 8]);
+        b.extend(65535u32.to_be_bytes());
+        b.extend(101u32.to_be_bytes());
+        b.extend(1_700_000_000u32.to_be_bytes());
+        b.extend(123_456_789u32.to_be_bytes());
+        b.extend(3u32.to_be_bytes());
+        b.extend(10u32.to_be_bytes());
+        b.extend([0x45, 0, 0]);
+        let (p, cut) = read_all(&b);
+        assert!(!cut);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            p[0].time,
+            Timestamp {
+                secs: 1_700_000_000,
+                nanos: 123_456_789
+            }
+        );
+        assert_eq!(p[0].link, LinkType(101));
+        assert_eq!((p[0].data.len(), p[0].orig_len), (3, 10));
+    }
+
+    fn pcapng_with_resolution() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(0x0A0D_0D0Au32.to_le_bytes());
+        b.extend(28u32.to_le_bytes());
+        b.extend(0x1A2B_3C4Du32.to_le_bytes());
+        b.extend([1, 0, 0, 0]);
+        b.extend((-1i64).to_le_bytes());
+        b.extend(28u32.to_le_bytes());
+        // Interface 0: Ethernet, default resolution. Interface 1: raw IP, nanoseconds.
+        b.extend(1u32.to_le_bytes());
+        b.extend(20u32.to_le_bytes());
+        b.extend(1u16.to_le_bytes());
+        b.extend([0, 0]);
+        b.extend(0u32.to_le_bytes());
+        b.extend(20u32.to_le_bytes());
+        b.extend(1u32.to_le_bytes());
+        b.extend(32u32.to_le_bytes());
+        b.extend(101u16.to_le_bytes());
+        b.extend([0, 0]);
+        b.extend(0u32.to_le_bytes());
+        b.extend([9, 0, 1, 0, 9, 0, 0, 0]); // if_tsresol = 9
+        b.extend([0, 0, 0, 0]); // end of options
+        b.extend(32u32.to_le_bytes());
+        let ns: u64 = 1_700_000_000_123_456_789;
+        b.extend(6u32.to_le_bytes());
+        b.extend(36u32.to_le_bytes());
+        b.extend(1u32.to_le_bytes());
+        b.extend(((ns >> 32) as u32).to_le_bytes());
+        b.extend((ns as u32).to_le_bytes());
+        b.extend(2u32.to_le_bytes());
+        b.extend(2u32.to_le_bytes());
+        b.extend([0x60, 0, 0, 0]);
+        b.extend(36u32.to_le_bytes());
+        // A packet on an interface that was never described is skipped.
+        b.extend(6u32.to_le_bytes());
+        b.extend(36u32.to_le_bytes());
+        b.extend(7u32.to_le_bytes());
+        b.extend([0; 8]);
+        b.extend(2u32.to_le_bytes());
+        b.extend(2u32.to_le_bytes());
+        b.extend([0x60, 0, 0, 0]);
+        b.extend(36u32.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn pcapng_interfaces_and_resolution() {
+        let b = pcapng_with_resolution();
+        let (p, cut) = read_all(&b);
+        assert!(!cut);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].link, LinkType(101));
+        assert_eq!(
+            p[0].time,
+            Timestamp {
+                secs: 1_700_000_000,
+                nanos: 123_456_789
+            }
+        );
+        assert_eq!(p[0].data, vec![0x60, 0]);
+        // Cut inside the last block: the first packet survives, the cut is reported.
+        let (p, cut) = read_all(&b[..b.len() - 10]);
+        assert!(cut);
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn huge_declared_blocks_are_refused_not_allocated() {
+        let mut b = pcapng_with_resolution();
+        b.truncate(28 + 20 + 32);
+        b.extend(6u32.to_le_bytes());
+        b.extend(0x7fff_fff0u32.to_le_bytes());
+        b.extend([0u8; 64]);
+        let mut r = PacketReader::new(&b[..]).unwrap();
+        let mut n = 0;
+        loop {
+            match r.next_packet() {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => {
+                    assert!(r.ended_mid_block());
+                    break;
+                }
+                Err(e) => {
+                    assert!(matches!(e, CaptureError::Corrupt(_)), "{e:?}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn time_of_day() {
+        let t = Timestamp {
+            secs: 1_700_000_000 + 3600,
+            nanos: 5_000,
+        };
+        assert_eq!(t.time_of_day(), "23:13:20.000005");
+        assert!((t.as_f64() - 1_700_003_600.000005).abs() < 1e-6);
+    }
+}

@@ -134,3 +134,40 @@ fn a_single_key_decodes_and_a_wrong_key_names_the_cause() {
         .iter()
         .any(|r| matches!(&r.event, Event::Failed(p) if p.to_string().contains("no local key"))));
 }
+
+#[test]
+fn a_device_whose_address_changed_is_found_by_its_key() {
+    let ex = run_exchange(Version::V35, "127.0.6.51", "devid0003");
+    let bytes = capture(&ex, Format::PcapNg, Link::Ethernet);
+    // devices.json has a stale address for the lamp, and a decoy with another key.
+    let json = devices_json(&[("Lamp", "devid0003", "127.0.6.200", None)]);
+    let mut list: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    list.insert(
+        0,
+        serde_json::json!({"name": "Decoy", "id": "decoy", "key": "ffffffffffffffff", "ip": "127.0.6.201"}),
+    );
+    let (keys, _) = KeyStore::from_devices_json(&serde_json::to_string(&list).unwrap()).unwrap();
+    let (recs, summary) = decode(&bytes, keys);
+    assert_matches(&ex, &recs, Version::V35, "Lamp");
+    assert_eq!(summary.devices.len(), 1, "{summary:?}");
+
+    // Only the decoy: nothing decodes, and the error says which address has no entry.
+    let decoy = serde_json::to_string(&list[..1]).unwrap();
+    let decoy2 = decoy
+        .replace("decoy\"", "decoy2\"")
+        .replace("127.0.6.201", "127.0.6.202");
+    let both = format!(
+        "[{},{}]",
+        &decoy[1..decoy.len() - 1],
+        &decoy2[1..decoy2.len() - 1]
+    );
+    let (keys, _) = KeyStore::from_devices_json(&both).unwrap();
+    let (recs, summary) = decode(&bytes, keys);
+    assert_eq!(summary.decoded, 0);
+    assert!(recs.iter().all(|r| r.device.is_none()));
+    let msg = &summary.failures["tag_mismatch"].example;
+    assert!(
+        msg.contains("none of the 2 keys") && msg.contains("127.0.6.51"),
+        "{msg}"
+    );
+}
