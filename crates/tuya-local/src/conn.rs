@@ -188,16 +188,39 @@ impl<'a> Session<'a> {
     /// Tries one version: a completed negotiation (3.4/3.5) or a decodable status (≤3.3).
     async fn probe(cfg: &'a DeviceConfig, shared: &'a Shared, v: Version) -> Result<Session<'a>> {
         let mut s = Self::connect(cfg, shared, v).await?;
-        if v.uses_session_key() {
-            if let Err(Fail::Conn(e)) = s.initial_query().await {
-                return Err(s.busy_if_silent(e));
+        let r = if v.uses_session_key() {
+            match s.initial_query().await {
+                Err(Fail::Conn(e)) => Err(e),
+                _ => Ok(()),
             }
-            return Ok(s);
-        }
-        match s.probe_query().await {
+        } else {
+            s.probe_query()
+                .await
+                .map_err(|(Fail::Req(e) | Fail::Conn(e))| e)
+        };
+        match r {
             Ok(()) => Ok(s),
-            Err(Fail::Req(e) | Fail::Conn(e)) => Err(s.busy_if_silent(e)),
+            Err(e) => {
+                let e = s.busy_if_silent(e);
+                s.close().await;
+                Err(e)
+            }
         }
+    }
+
+    /// Closes the connection and waits (bounded) for the device to hang up too: devices serve
+    /// one client at a time, so the next attempt must not race the device's cleanup.
+    async fn close(mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut buf = [0u8; 256];
+        let _ = timeout(Duration::from_secs(1), async {
+            while let Ok(n) = self.stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     async fn connect(cfg: &'a DeviceConfig, shared: &'a Shared, v: Version) -> Result<Session<'a>> {
@@ -235,7 +258,10 @@ impl<'a> Session<'a> {
             frames: 0,
         };
         if v.uses_session_key() {
-            s.negotiate().await?;
+            if let Err(e) = s.negotiate().await {
+                s.close().await;
+                return Err(e);
+            }
         }
         Ok(s)
     }
@@ -247,17 +273,19 @@ impl<'a> Session<'a> {
         v: Version,
     ) -> Result<Session<'a>> {
         let mut s = Self::connect(cfg, shared, v).await?;
-        match s.initial_query().await {
-            Ok(()) => Ok(s),
-            Err(Fail::Conn(e)) => Err(s.busy_if_silent(e)),
+        let e = match s.initial_query().await {
+            Ok(()) => return Ok(s),
+            Err(Fail::Conn(e)) => s.busy_if_silent(e),
             // Replies that do not verify mean nothing this session says can be trusted.
-            Err(Fail::Req(e)) if e.is_permanent() || matches!(e, Error::Corrupt(_)) => Err(e),
+            Err(Fail::Req(e)) if e.is_permanent() || matches!(e, Error::Corrupt(_)) => e,
             // Not a single frame back: a wrong key (≤3.3 devices ignore what they cannot
             // decrypt), a wrong version, or not a Tuya device.
-            Err(Fail::Req(e)) if s.frames == 0 => Err(e),
+            Err(Fail::Req(e)) if s.frames == 0 => e,
             // A gateway refusing a cid-less query, a slow device: the session is still usable.
-            Err(Fail::Req(_)) => Ok(s),
-        }
+            Err(Fail::Req(_)) => return Ok(s),
+        };
+        s.close().await;
+        Err(e)
     }
 
     /// A connection dropped before the device said anything looks like a device serving

@@ -143,7 +143,7 @@ async fn min_command_gap_is_respected() {
         c.min_command_gap = Some(Duration::from_millis(200));
         let d = Device::connect(c).await.unwrap();
         for i in 0..4 {
-            d.set_dp(DpId(2), i as i64).await.unwrap();
+            d.set_dp(DpId(2), i).await.unwrap();
             assert_eq!(
                 sim.device("gap").unwrap().dps()[&DpId(2)],
                 DpValue::Integer(i)
