@@ -57,6 +57,11 @@ impl Fleet {
         self.devices.iter().find(|d| d.id() == id)
     }
 
+    /// An event already waiting, without blocking.
+    pub fn try_next_event(&mut self) -> Option<TaggedEvent> {
+        self.events.try_recv().ok()
+    }
+
     /// The next event from any device; `None` once every connection task has ended.
     pub async fn next_event(&mut self) -> Option<TaggedEvent> {
         self.events.recv().await
