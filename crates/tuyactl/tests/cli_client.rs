@@ -1,0 +1,281 @@
+//! `tuyactl get / set / monitor / demo` run as a user would, against simulated devices started
+//! in this process.
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tuya_proto::{DpId, DpValue, Version};
+use tuya_sim::{ChildSpec, DeviceSpec, SimOptions, Simulator};
+
+const KEY: &str = "0123456789abcdef";
+
+struct Home {
+    rt: tokio::runtime::Runtime,
+    sim: Option<Simulator>,
+    devices: PathBuf,
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        if let Some(s) = self.sim.take() {
+            self.rt.block_on(s.shutdown());
+        }
+        let _ = std::fs::remove_file(&self.devices);
+    }
+}
+
+fn ip(block: u8, n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 45, block, n)
+}
+
+fn spec(id: &str, name: &str, v: Version, ip: Ipv4Addr) -> DeviceSpec {
+    let mut s = DeviceSpec::new(id, KEY, v, ip);
+    s.name = name.into();
+    s.dps = [
+        (DpId(1), DpValue::Bool(false)),
+        (DpId(2), DpValue::Integer(10)),
+    ]
+    .into_iter()
+    .collect();
+    s.mapping = Some(serde_json::json!({"1": {"code": "switch_1"}, "2": {"code": "bright"}}));
+    s
+}
+
+/// Starts the simulator on its own runtime and writes a devices.json for it.
+fn home(tag: &str, specs: Vec<DeviceSpec>) -> Home {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sim = rt
+        .block_on(Simulator::start(specs.clone(), SimOptions::default()))
+        .unwrap();
+    let devices = std::env::temp_dir().join(format!(
+        "tuyactl-cli-client-{tag}-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&devices, tuya_sim::devices_json(&specs).to_string()).unwrap();
+    Home {
+        rt,
+        sim: Some(sim),
+        devices,
+    }
+}
+
+impl Home {
+    fn sim(&self) -> &Simulator {
+        self.sim.as_ref().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+            .args(args)
+            .arg("--devices")
+            .arg(&self.devices)
+            .args(["--timeout", "3"])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let (ok, out, err) = self.run(args);
+        assert!(ok, "tuyactl {args:?} failed: {err}");
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+}
+
+#[test]
+fn get_and_set_by_name_on_every_version() {
+    let versions = [
+        Version::V31,
+        Version::V32,
+        Version::V33,
+        Version::V34,
+        Version::V35,
+    ];
+    let specs: Vec<_> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            spec(
+                &format!("cli-dev-{i}"),
+                &format!("Lamp {i}"),
+                *v,
+                ip(1, i as u8 + 1),
+            )
+        })
+        .collect();
+    let h = home("versions", specs.clone());
+    for (s, v) in specs.iter().zip(versions) {
+        let got = h.json(&["get", &s.name, "--json"]);
+        assert_eq!(got["id"], s.id.as_str());
+        assert_eq!(got["dps"]["1"], false, "{v}");
+        assert_eq!(got["dps"]["2"], 10, "{v}");
+        assert_eq!(got["codes"]["bright"], 10, "{v}");
+        let set = h.json(&["set", &s.name, "1=true", "bright=55", "--json"]);
+        assert_eq!(set["dps"]["1"], true, "{v}");
+        assert_eq!(set["dps"]["2"], 55, "{v}");
+        let dps = h.sim().device(&s.id).unwrap().dps();
+        assert_eq!(dps[&DpId(1)], DpValue::Bool(true), "{v}");
+        assert_eq!(dps[&DpId(2)], DpValue::Integer(55), "{v}");
+        // by id, with --raw, text output with DP names
+        let (ok, out, err) = h.run(&["set", &s.id, "--raw", r#"{"2":7}"#]);
+        assert!(ok, "{err}");
+        assert!(out.contains("2 bright = 7"), "{out}");
+    }
+}
+
+#[test]
+fn flags_sub_devices_and_errors() {
+    let mut gw = spec("cli-gw", "Hub", Version::V35, ip(2, 1));
+    gw.dps.clear();
+    gw.children = vec![ChildSpec {
+        cid: "cidx".into(),
+        name: "Porch".into(),
+        dps: [(DpId(1), DpValue::Bool(false))].into_iter().collect(),
+    }];
+    let plain = spec("cli-plain", "Plain", Version::V33, ip(2, 2));
+    let h = home("flags", vec![gw, plain]);
+    // explicit flags, version detected
+    let (ok, out, err) = h.run(&[
+        "get",
+        "--id",
+        "cli-plain",
+        "--key",
+        KEY,
+        "--ip",
+        "127.45.2.2",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("[3.3]") && out.contains("2 = 10"), "{out}");
+    let (ok, _, err) = h.run(&[
+        "set",
+        "--id",
+        "cli-plain",
+        "--key",
+        KEY,
+        "--ip",
+        "127.45.2.2",
+        "--version",
+        "3.3",
+        "2=99",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        h.sim().device("cli-plain").unwrap().dps()[&DpId(2)],
+        DpValue::Integer(99)
+    );
+    // a sub-device by name goes through its gateway
+    let got = h.json(&["set", "Porch", "1=true", "--json"]);
+    assert_eq!(got["cid"], "cidx");
+    assert_eq!(got["dps"]["1"], true);
+    assert_eq!(
+        h.sim().device("cli-gw").unwrap().child_dps("cidx").unwrap()[&DpId(1)],
+        DpValue::Bool(true)
+    );
+    // failures: non-zero, one clear line
+    let (ok, _, err) = h.run(&["get", "Nobody"]);
+    assert!(!ok);
+    assert!(err.contains("no device named \"Nobody\""), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (ok, _, err) = h.run(&[
+        "get",
+        "--id",
+        "cli-plain",
+        "--key",
+        "fedcba9876543210",
+        "--ip",
+        "127.45.2.2",
+        "--version",
+        "3.3",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("key"), "{err}");
+    let (ok, _, err) = h.run(&["set", "Plain", "1"]);
+    assert!(!ok);
+    assert!(err.contains("DP=VALUE"), "{err}");
+}
+
+#[test]
+fn monitor_prints_state_then_changes_as_json_lines() {
+    let specs = vec![
+        spec("mon-a", "Mon A", Version::V31, ip(3, 1)),
+        spec("mon-b", "Mon B", Version::V34, ip(3, 2)),
+    ];
+    let h = home("monitor", specs);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args(["monitor", "--json", "--for", "6", "--devices"])
+        .arg(&h.devices)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&l) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("monitor line")
+    };
+    let mut connected = Vec::new();
+    while connected.len() < 2 {
+        let v = next();
+        if v["event"] == "connected" {
+            assert_eq!(v["dps"]["2"], 10, "{v}");
+            connected.push(v["id"].as_str().unwrap().to_string());
+        }
+    }
+    connected.sort();
+    assert_eq!(connected, ["mon-a", "mon-b"]);
+    h.sim()
+        .device("mon-b")
+        .unwrap()
+        .set_dp(DpId(2), DpValue::Integer(321));
+    loop {
+        let v = next();
+        if v["event"] == "change" {
+            assert_eq!(v["id"], "mon-b");
+            assert_eq!(v["name"], "Mon B");
+            assert_eq!(v["dps"]["2"], 321);
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn demo_exits_zero() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args(["demo", "--base-ip", "127.45.200.1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Demo complete"), "{text}");
+    assert!(
+        text.contains("Hallway sensor") && text.contains("pushed"),
+        "{text}"
+    );
+}
