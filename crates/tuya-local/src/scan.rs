@@ -391,10 +391,13 @@ async fn probe_device22<'a>(
             }
             split.feed(&buf[..n]);
             while let Some(Ok(f)) = split.next_frame() {
-                if codec
-                    .decode(&f)
-                    .is_ok_and(|m| !m.plaintext && m.json().is_some())
-                {
+                // Devices ignore frames sealed with another key, so any answer to this one
+                // (its acknowledgement, or the push of the named DP) identifies the key.
+                let seq = 100 + i as u32;
+                if codec.decode(&f).is_ok_and(|m| {
+                    (m.cmd == cmd && m.seq == seq && m.retcode == Some(0))
+                        || (!m.plaintext && m.json().is_some())
+                }) {
                     return (Some(k), None);
                 }
             }

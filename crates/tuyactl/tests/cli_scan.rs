@@ -1,0 +1,152 @@
+//! `tuyactl scan` against `tuyactl sim`: announcements heard, a force scan that identifies every
+//! device, and `--update` restoring addresses and versions in devices.json.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tuyactl");
+
+struct Sim(Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tuyactl sim` and waits for its "listening" line.
+fn start_sim(args: &[&str]) -> Sim {
+    let mut child = Command::new(BIN)
+        .arg("sim")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("listening") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("simulator starts within 30 s");
+    Sim(child)
+}
+
+fn scan(args: &[&str]) -> Vec<Value> {
+    let out = Command::new(BIN).arg("scan").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn scan_finds_and_identifies_a_simulated_fleet() {
+    let dir = std::env::temp_dir().join(format!("tuyactl-cli-scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let devices = dir.join("devices.json");
+    let devices_s = devices.to_str().unwrap();
+    let _sim = start_sim(&[
+        "--fleet",
+        "12",
+        "--base-ip",
+        "127.0.8.1",
+        "--versions",
+        "3.1,3.3,3.4,3.5",
+        "--write-devices",
+        devices_s,
+        "--announce",
+        "1",
+    ]);
+    let listed: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&devices).unwrap()).unwrap();
+    let fleet: Vec<&Value> = listed
+        .iter()
+        .filter(|d| d["ip"].as_str().is_some_and(|ip| !ip.is_empty()))
+        .collect();
+    assert_eq!(fleet.len(), 12);
+
+    // 1. Announcements.
+    let started = Instant::now();
+    let out = scan(&[
+        "--timeout",
+        "4",
+        "--json",
+        "--devices",
+        devices_s,
+        "--bind",
+        "127.0.0.1",
+        "--probe-target",
+        "127.0.0.1:7000",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    for d in &fleet {
+        let row = out
+            .iter()
+            .find(|r| r["id"] == d["id"])
+            .unwrap_or_else(|| panic!("{} not listed", d["id"]));
+        assert_eq!(row["found"], true, "{row}");
+        assert_eq!(row["ip"], d["ip"]);
+        assert_eq!(row["version"], d["version"], "{row}");
+        assert_eq!(row["key_known"], true);
+    }
+    assert_eq!(out.last().unwrap()["summary"]["found"], 12);
+
+    // 2. Force scan with --update, after forgetting every address and version.
+    let mut blank = listed.clone();
+    for d in &mut blank {
+        if d.get("ip").is_some() {
+            d["ip"] = Value::String(String::new());
+            d["version"] = Value::String(String::new());
+        }
+    }
+    std::fs::write(&devices, serde_json::to_vec_pretty(&blank).unwrap()).unwrap();
+    let out = scan(&[
+        "--subnet",
+        "127.0.8.0/27",
+        "--json",
+        "--devices",
+        devices_s,
+        "--probe-timeout",
+        "400",
+        "--update",
+    ]);
+    for d in &fleet {
+        let row = out.iter().find(|r| r["id"] == d["id"]).unwrap();
+        assert_eq!(
+            (&row["ip"], &row["version"], &row["found"]),
+            (&d["ip"], &d["version"], &Value::Bool(true)),
+            "{row}"
+        );
+    }
+    let summary = &out.last().unwrap()["summary"];
+    assert_eq!(summary["found"], 12);
+    assert_eq!(summary["absent_hosts"], 30 - 12);
+    let merged: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&devices).unwrap()).unwrap();
+    for d in &fleet {
+        let m = merged.iter().find(|m| m["id"] == d["id"]).unwrap();
+        assert_eq!(
+            (&m["ip"], &m["version"], &m["key"], &m["name"]),
+            (&d["ip"], &d["version"], &d["key"], &d["name"])
+        );
+    }
+    assert!(dir.join("devices.json.bak").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
