@@ -149,7 +149,15 @@ impl Session<'_> {
             }
             return Err(Fail::Req(Error::Device(text)));
         }
-        match m.json().as_ref().and_then(StatusUpdate::parse) {
+        let status = m.json().as_ref().and_then(StatusUpdate::parse);
+        if status.is_some() && m.plaintext && self.version != Version::V31 {
+            // 3.2+ devices encrypt every status reply; a plaintext one comes from a 3.1 device.
+            return Err(Fail::Req(Error::WrongVersion {
+                tried: self.version,
+                detail: "the status reply is plaintext, as 3.1 devices send it".into(),
+            }));
+        }
+        match status {
             Some(u) => {
                 self.merge(u, false).await;
                 Ok(())
