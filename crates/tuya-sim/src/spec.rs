@@ -12,8 +12,8 @@ pub const DEFAULT_PORT: u16 = 6668;
 /// Default time after which a silent client is dropped (real firmware: about 30 s).
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One simulated device.
-#[derive(Debug, Clone)]
+/// One simulated device. Its `Debug` output hides the local key.
+#[derive(Clone)]
 pub struct DeviceSpec {
     /// Device id (`gwId`/`devId`).
     pub id: String,
@@ -45,6 +45,24 @@ pub struct DeviceSpec {
     pub category: Option<String>,
     /// devices.json `mapping` (DP codes and types).
     pub mapping: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceSpec")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("key", &"****")
+            .field("version", &self.version)
+            .field("ip", &self.ip)
+            .field("port", &self.port)
+            .field("dps", &self.dps)
+            .field("device22", &self.device22)
+            .field("children", &self.children)
+            .field("quirks", &self.quirks)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DeviceSpec {
@@ -164,6 +182,16 @@ mod opt_ms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_the_key() {
+        let s = DeviceSpec::new("d", "0123456789abcdef", Version::V33, Ipv4Addr::LOCALHOST);
+        let text = format!("{s:?}");
+        assert!(
+            !text.contains("0123456789abcdef") && text.contains("****"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn quirks_and_faults_read_json_with_millisecond_durations() {
