@@ -88,6 +88,11 @@ impl CaptureDecoder {
                     self.summary.skipped_packets += 1;
                     return;
                 }
+                if t.syn && !t.ack && self.flows.contains_key(&key) {
+                    // A new connection on the same addresses and ports: the old one ended
+                    // without a FIN in the capture.
+                    self.close_flow(key, emit);
+                }
                 if !self.flows.contains_key(&key) {
                     if t.rst || (t.payload.is_empty() && !t.syn) {
                         // Nothing to decode from a bare ACK/FIN/RST of an unknown connection.

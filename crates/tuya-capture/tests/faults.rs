@@ -388,3 +388,32 @@ fn other_ports_are_skipped_unless_asked_for() {
             .any(|r| matches!(&r.event, Event::Frame(m) if m.retcode == Some(0))));
     }
 }
+
+#[test]
+fn a_reused_port_starts_a_new_connection() {
+    let a = run_exchange(Version::V35, "127.0.7.12", "devid0001");
+    let b = run_exchange(Version::V35, "127.0.7.12", "devid0001");
+    let client: SocketAddr = "127.0.7.13:40000".parse().unwrap();
+    let mut w = CaptureWriter::new(Format::Pcap, Link::Ethernet);
+    let mut i = 0;
+    for ex in [&a, &b] {
+        let mut conv = tuya_capture::synth::TcpConversation::new(client, ex.device);
+        conv.next = [0x1000 * (i as u32 + 1), 0x9000_0000 + i as u32];
+        let mut pkts = conv.open();
+        for (c, bytes) in &ex.log.chunks {
+            pkts.push(conv.send(*c, bytes));
+        }
+        // No FIN: the capture missed it.
+        for p in pkts {
+            w.packet(ts(i), &p);
+            i += 1;
+        }
+    }
+    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.7.12"));
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    assert_eq!(summary.tcp_flows, 2);
+    assert_eq!(summary.sessions_negotiated, 2);
+    let mut want = sent(&a);
+    want.extend(sent(&b));
+    same_per_direction(&frames(&recs), &want);
+}
