@@ -14,6 +14,8 @@ use crate::CaptureError;
 const INITIAL_BUFFER: usize = 256 * 1024;
 /// Largest capture block accepted. Real packets are at most 256 KiB (the largest snaplen).
 const MAX_BLOCK: usize = 4 * 1024 * 1024;
+/// Bytes read before probing the format: more than any file header.
+const PROBE: usize = 64;
 /// Interfaces remembered per pcapng section; more are ignored (their packets are skipped).
 const MAX_INTERFACES: usize = 256;
 
@@ -108,7 +110,20 @@ fn format_error(e: &PcapError<&[u8]>) -> CaptureError {
 
 impl<'r> PacketReader<'r> {
     /// Starts reading; fails when the stream is empty or is neither pcap nor pcapng.
-    pub fn new<R: Read + Send + 'r>(input: R) -> Result<Self, CaptureError> {
+    pub fn new<R: Read + Send + 'r>(mut input: R) -> Result<Self, CaptureError> {
+        // The format probe looks at what one read returns; a pipe may hand over only a few
+        // bytes at first, so gather enough for any file header before probing.
+        let mut head = Vec::with_capacity(PROBE);
+        while head.len() < PROBE {
+            let mut buf = [0u8; PROBE];
+            match input.read(&mut buf[..PROBE - head.len()]) {
+                Ok(0) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CaptureError::Read(e.to_string())),
+            }
+        }
+        let input = std::io::Cursor::new(head).chain(input);
         let inner = match create_reader(INITIAL_BUFFER, input) {
             Ok(r) => r,
             Err(PcapError::Eof) => return Err(CaptureError::Empty),
@@ -132,13 +147,11 @@ impl<'r> PacketReader<'r> {
 
     /// The next packet, `Ok(None)` at the end of the file.
     pub fn next_packet(&mut self) -> Result<Option<Packet>, CaptureError> {
-        let mut stalls = 0u32;
         while !self.done {
             let step = match self.inner.next() {
                 Ok((offset, block)) => {
                     let out = self.state.handle(block);
                     self.inner.consume(offset);
-                    stalls = 0;
                     match out {
                         Some(p) => return Ok(Some(p)),
                         None => continue,
@@ -157,18 +170,20 @@ impl<'r> PacketReader<'r> {
                     self.done = true;
                 }
                 Step::Refill => {
-                    stalls += 1;
-                    // A parser that keeps asking for more while the buffer is full needs room.
-                    if stalls > 2 {
-                        self.grow()?;
-                        stalls = 0;
-                    }
+                    let before = self.inner.data().len();
                     if let Err(e) = self.inner.refill() {
                         return Err(format_error(&e));
                     }
-                    if self.inner.reader_exhausted() && stalls > 1 {
-                        self.truncated = true;
+                    if self.inner.data().len() > before {
+                        continue;
+                    }
+                    if self.inner.reader_exhausted() {
+                        // Leftover bytes at the end are a block cut short.
+                        self.truncated = !self.inner.data().is_empty();
                         self.done = true;
+                    } else {
+                        // Nothing read and not at the end: the buffer is full.
+                        self.grow()?;
                     }
                 }
                 Step::Grow => {
@@ -401,6 +416,31 @@ mod tests {
             }
         }
         assert_eq!(n, 0);
+    }
+
+    /// Hands out one byte per read, as a slow pipe might.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(o)) => {
+                    *o = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn a_trickling_pipe_reads_like_a_file() {
+        let b = pcapng_with_resolution();
+        let mut r = PacketReader::new(Trickle(&b)).unwrap();
+        let p = r.next_packet().unwrap().unwrap();
+        assert_eq!(p.data, vec![0x60, 0]);
+        assert!(r.next_packet().unwrap().is_none());
+        assert!(!r.ended_mid_block());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! [--session-key HEX] [--show-keys]`: every Tuya frame and discovery datagram in a
 //! tcpdump/Wireshark capture (connections to port 6668, UDP 6666/6667/7000), one per line, then
 //! a summary (stderr in text mode; a final `{"summary": …}` object with `--json`).
+//! `--pcap -` reads the capture from standard input and prints each frame as it completes, for
+//! live use: `tcpdump -i any -U -w - port 6668 or udp | tuyactl decode --pcap - --keys devices.json`.
 //!
 //! `--version` is the version of devices whose devices.json entry names none (otherwise it is
 //! detected per connection); `--session-key` decodes 3.4/3.5 connections whose negotiation
@@ -16,7 +18,7 @@
 //! keys, retransmissions and connections cut at the capture's start or end.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -36,21 +38,34 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // For captures that start after the 3.4/3.5 negotiation.
         keys = keys.with_session_key(SessionKey::from_hex(s).context("--session-key")?);
     }
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let live = path.as_os_str() == "-";
+    let input: Box<dyn Read + Send> = if live {
+        Box::new(std::io::stdin())
+    } else {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Box::new(BufReader::new(file))
+    };
+    let name = if live {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut write_err = None;
-    let summary = decode_capture(BufReader::new(file), keys, |r| {
+    let summary = decode_capture(input, keys, |r| {
         let line = if args.json {
             record_json(&r, args.show_keys).to_string()
         } else {
             record_text(&r, args.show_keys)
         };
-        if let Err(e) = writeln!(out, "{line}") {
+        // A live capture (`tcpdump -U -w - | tuyactl decode --pcap -`) shows each frame at once.
+        let res = writeln!(out, "{line}").and_then(|_| if live { out.flush() } else { Ok(()) });
+        if let Err(e) = res {
             write_err.get_or_insert(e);
         }
     })
-    .with_context(|| format!("cannot read {}", path.display()))?;
+    .with_context(|| format!("cannot read {name}"))?;
     if args.json {
         writeln!(out, "{}", json!({ "summary": summary }))?;
     }

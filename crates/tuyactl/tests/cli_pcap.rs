@@ -361,3 +361,40 @@ fn session_key_decodes_a_capture_that_missed_the_negotiation() {
     assert!(out.contains("app->dev"), "{out}");
     assert!(out.contains("DP_QUERY_NEW seq=7"), "{out}");
 }
+
+#[test]
+fn a_capture_on_standard_input_decodes() {
+    use std::io::Write as _;
+    let (cap, keys, _) = setup("stdin", KEY_B);
+    let bytes = std::fs::read(&cap).unwrap();
+    let mut child = Proc::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args([
+            "decode",
+            "--pcap",
+            "-",
+            "--keys",
+            keys.to_str().unwrap(),
+            "--json",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // In small pieces, as a pipe from tcpdump delivers them.
+    for piece in bytes.chunks(7) {
+        stdin.write_all(piece).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["summary"]["decoded"], 8, "{text}");
+}
