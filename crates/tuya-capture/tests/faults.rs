@@ -78,7 +78,7 @@ fn extra_heartbeat(ex: &Exchange, version: Version) -> Vec<u8> {
 
 #[test]
 fn reordered_retransmitted_and_cut_last_packet_pcapng_linux_cooked() {
-    let ex = run_exchange(Version::V34, "127.0.7.1", "devid0001");
+    let ex = run_exchange(Version::V34, "127.0.66.1", "devid0001");
     let mut conv = tuya_capture::synth::TcpConversation::new(ex.client, ex.device);
     let mut pkts = conv.open();
     for (c, b) in &ex.log.chunks {
@@ -98,7 +98,7 @@ fn reordered_retransmitted_and_cut_last_packet_pcapng_linux_cooked() {
         w.packet(ts(i), p);
     }
     w.packet_cut(ts(99), &last, 16 + 20 + 20 + 30);
-    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.7.1"));
+    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.66.1"));
     same_per_direction(&frames(&recs), &sent(&ex));
     assert!(summary.retransmitted_segments >= 1, "{summary:?}");
     let fails: Vec<_> = recs
@@ -115,7 +115,7 @@ fn reordered_retransmitted_and_cut_last_packet_pcapng_linux_cooked() {
 
 #[test]
 fn ipv6_over_bsd_loopback_and_sll2_and_raw() {
-    let ex = run_exchange(Version::V35, "127.0.7.2", "devid0001");
+    let ex = run_exchange(Version::V35, "127.0.66.2", "devid0001");
     let client: SocketAddr = "[::1]:50123".parse().unwrap();
     let device: SocketAddr = "[::1]:6668".parse().unwrap();
     for (format, link) in [
@@ -145,7 +145,7 @@ fn ipv6_over_bsd_loopback_and_sll2_and_raw() {
     }
     // IPv4 over SLL2 and Null as well.
     for link in [Link::LinuxSll2, Link::Null] {
-        let (recs, s) = decode(&capture(&ex, Format::Pcap, link), keys("127.0.7.2"));
+        let (recs, s) = decode(&capture(&ex, Format::Pcap, link), keys("127.0.66.2"));
         same_per_direction(&frames(&recs), &sent(&ex));
         assert_eq!(s.failed, 0);
     }
@@ -153,7 +153,7 @@ fn ipv6_over_bsd_loopback_and_sll2_and_raw() {
 
 #[test]
 fn a_lost_segment_is_a_gap_and_decoding_resumes() {
-    let ex = run_exchange(Version::V33, "127.0.7.3", "devid0001");
+    let ex = run_exchange(Version::V33, "127.0.66.3", "devid0001");
     let mut pkts = packets(&ex, ex.client, ex.device);
     // Drop the second half of the client's first frame (its query).
     let lost = pkts.remove(4);
@@ -162,7 +162,7 @@ fn a_lost_segment_is_a_gap_and_decoding_resumes() {
     for (i, p) in pkts.iter().enumerate() {
         w.packet(ts(i), p);
     }
-    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.7.3"));
+    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.66.3"));
     let mut want = sent(&ex);
     want.remove(0); // the query never arrives whole
     same_per_direction(&frames(&recs), &want);
@@ -171,10 +171,10 @@ fn a_lost_segment_is_a_gap_and_decoding_resumes() {
 
 #[test]
 fn a_file_cut_mid_record_keeps_what_came_before() {
-    let ex = run_exchange(Version::V33, "127.0.7.4", "devid0001");
+    let ex = run_exchange(Version::V33, "127.0.66.4", "devid0001");
     let bytes = capture(&ex, Format::Pcap, Link::Ethernet);
     let cut = &bytes[..bytes.len() - 30];
-    let (recs, summary) = decode(cut, keys("127.0.7.4"));
+    let (recs, summary) = decode(cut, keys("127.0.66.4"));
     assert!(summary.file_truncated);
     assert_eq!(frames(&recs), sent(&ex)[..frames(&recs).len()].to_vec());
     assert!(frames(&recs).len() >= sent(&ex).len() - 1);
@@ -183,7 +183,7 @@ fn a_file_cut_mid_record_keeps_what_came_before() {
 #[test]
 fn discovery_datagrams_decode_without_keys() {
     let mut w = CaptureWriter::new(Format::PcapNg, Link::Ethernet);
-    let dev: SocketAddr = "127.0.7.5:40000".parse().unwrap();
+    let dev: SocketAddr = "127.0.66.5:40000".parse().unwrap();
     for (i, (v, port)) in [
         (Version::V31, 6666),
         (Version::V33, 6667),
@@ -193,32 +193,32 @@ fn discovery_datagrams_decode_without_keys() {
     .enumerate()
     {
         let a = Announcement {
-            ip: "127.0.7.5".into(),
+            ip: "127.0.66.5".into(),
             gw_id: "devid0001".into(),
             version: Some(v.as_str().into()),
             ..Default::default()
         };
-        let bcast: SocketAddr = format!("127.0.7.255:{port}").parse().unwrap();
+        let bcast: SocketAddr = format!("127.0.66.255:{port}").parse().unwrap();
         w.packet(
             ts(i),
             &udp_packet(dev, bcast, &encode_announcement(&a, v, [7; 12])),
         );
     }
-    let app: SocketAddr = "127.0.7.6:40001".parse().unwrap();
-    let req = encode_devinfo_request("127.0.7.6", [1; 12]);
+    let app: SocketAddr = "127.0.66.6:40001".parse().unwrap();
+    let req = encode_devinfo_request("127.0.66.6", [1; 12]);
     w.packet(
         ts(5),
-        &udp_packet(app, "127.0.7.5:7000".parse().unwrap(), &req),
+        &udp_packet(app, "127.0.66.5:7000".parse().unwrap(), &req),
     );
     w.packet(
         ts(6),
         &udp_packet(
             app,
-            "127.0.7.5:6667".parse().unwrap(),
+            "127.0.66.5:6667".parse().unwrap(),
             b"\x00\x00\x55\xaajunk",
         ),
     );
-    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.7.5"));
+    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.66.5"));
     assert_eq!(recs.len(), 5);
     for (r, v) in recs.iter().zip(["3.1", "3.3", "3.5"]) {
         assert_eq!(r.direction, Direction::Udp);
@@ -286,7 +286,7 @@ fn many_connections_stay_bounded() {
 fn valid_capture() -> Vec<u8> {
     static CAP: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     CAP.get_or_init(|| {
-        let ex = run_exchange(Version::V34, "127.0.7.9", "devid0001");
+        let ex = run_exchange(Version::V34, "127.0.66.9", "devid0001");
         capture(&ex, Format::PcapNg, Link::Ethernet)
     })
     .clone()
@@ -297,7 +297,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let _ = decode_capture(&bytes[..], keys("127.0.7.9"), |_| {});
+        let _ = decode_capture(&bytes[..], keys("127.0.66.9"), |_| {});
     }
 
     #[test]
@@ -308,7 +308,7 @@ proptest! {
         let mut bytes = CaptureWriter::new(Format::Pcap, Link::Raw).into_bytes();
         bytes[20..24].copy_from_slice(&link.to_le_bytes());
         bytes.extend(&body);
-        let _ = decode_capture(&bytes[..], keys("127.0.7.9"), |_| {});
+        let _ = decode_capture(&bytes[..], keys("127.0.66.9"), |_| {});
     }
 
     #[test]
@@ -323,13 +323,13 @@ proptest! {
         }
         let keep = cut.index(bytes.len() + 1);
         bytes.truncate(keep.max(bytes.len() / 2));
-        let _ = decode_capture(&bytes[..], keys("127.0.7.9"), |_| {});
+        let _ = decode_capture(&bytes[..], keys("127.0.66.9"), |_| {});
     }
 }
 
 #[test]
 fn a_capture_started_after_negotiation_names_the_cause_and_a_given_session_key_decodes_it() {
-    let ex = run_exchange(Version::V34, "127.0.7.10", "devid0001");
+    let ex = run_exchange(Version::V34, "127.0.66.10", "devid0001");
     // Leave out the negotiation (the first three frames, two chunks each).
     let mut conv = tuya_capture::synth::TcpConversation::new(ex.client, ex.device);
     let mut w = CaptureWriter::new(Format::Pcap, Link::Ethernet);
@@ -343,7 +343,7 @@ fn a_capture_started_after_negotiation_names_the_cause_and_a_given_session_key_d
     let ks = KeyStore::from_devices_json(&devices_json(&[(
         "Lamp",
         "devid0001",
-        "127.0.7.10",
+        "127.0.66.10",
         Some("3.4"),
     )]))
     .unwrap()
@@ -366,19 +366,19 @@ fn a_capture_started_after_negotiation_names_the_cause_and_a_given_session_key_d
 
 #[test]
 fn other_ports_are_skipped_unless_asked_for() {
-    let ex = run_exchange(Version::V33, "127.0.7.11", "devid0001");
-    let device: SocketAddr = "127.0.7.11:7777".parse().unwrap();
+    let ex = run_exchange(Version::V33, "127.0.66.11", "devid0001");
+    let device: SocketAddr = "127.0.66.11:7777".parse().unwrap();
     let mut w = CaptureWriter::new(Format::Pcap, Link::Ethernet);
     for (i, p) in packets(&ex, ex.client, device).iter().enumerate() {
         w.packet(ts(i), p);
     }
     let bytes = w.into_bytes();
-    let (recs, summary) = decode(&bytes, keys("127.0.7.11"));
+    let (recs, summary) = decode(&bytes, keys("127.0.66.11"));
     assert!(recs.is_empty());
     assert_eq!(summary.skipped_packets, summary.packets);
     for ports in [vec![7777], vec![]] {
         let mut recs = Vec::new();
-        let dec = tuya_capture::CaptureDecoder::new(keys("127.0.7.11")).with_device_ports(ports);
+        let dec = tuya_capture::CaptureDecoder::new(keys("127.0.66.11")).with_device_ports(ports);
         let s = tuya_capture::decode_with(&bytes[..], dec, |r| recs.push(r)).unwrap();
         assert_eq!(s.failed, 0);
         // Roles come from the port, or from the SYN: replies still carry their return code.
@@ -391,9 +391,9 @@ fn other_ports_are_skipped_unless_asked_for() {
 
 #[test]
 fn a_reused_port_starts_a_new_connection() {
-    let a = run_exchange(Version::V35, "127.0.7.12", "devid0001");
-    let b = run_exchange(Version::V35, "127.0.7.12", "devid0001");
-    let client: SocketAddr = "127.0.7.13:40000".parse().unwrap();
+    let a = run_exchange(Version::V35, "127.0.66.12", "devid0001");
+    let b = run_exchange(Version::V35, "127.0.66.12", "devid0001");
+    let client: SocketAddr = "127.0.66.13:40000".parse().unwrap();
     let mut w = CaptureWriter::new(Format::Pcap, Link::Ethernet);
     let mut i = 0;
     for ex in [&a, &b] {
@@ -409,7 +409,7 @@ fn a_reused_port_starts_a_new_connection() {
             i += 1;
         }
     }
-    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.7.12"));
+    let (recs, summary) = decode(&w.into_bytes(), keys("127.0.66.12"));
     assert_eq!(summary.failed, 0, "{summary:?}");
     assert_eq!(summary.tcp_flows, 2);
     assert_eq!(summary.sessions_negotiated, 2);
