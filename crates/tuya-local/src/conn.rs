@@ -51,7 +51,8 @@ pub(crate) async fn run(
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
-        let opened = Session::open(&cfg, &shared).await;
+        // Boxed: connecting is transient, and an idle device should not carry its state.
+        let opened = Box::pin(Session::open(&cfg, &shared)).await.map(Box::new);
         drop(permit);
         match opened {
             Ok(mut s) => {
@@ -427,7 +428,7 @@ impl<'a> Session<'a> {
         loop {
             expire(held, self.shared);
             if let Some(req) = held.pop_front() {
-                let res = self.execute(&req.op, req.cid.as_deref()).await;
+                let res = Box::pin(self.execute(&req.op, req.cid.as_deref())).await;
                 hb = Instant::now() + interval;
                 match res {
                     Ok(out) => {
@@ -463,7 +464,7 @@ impl<'a> Session<'a> {
                     None => *closed = true,
                 },
                 _ = sleep_until(hb) => {
-                    if let Err(Fail::Conn(e)) = self.heartbeat().await {
+                    if let Err(Fail::Conn(e)) = Box::pin(self.heartbeat()).await {
                         return Some(e);
                     }
                     hb = Instant::now() + interval;
@@ -559,5 +560,42 @@ fn io_lost(e: &std::io::Error) -> Error {
                 .into(),
         ),
         _ => Error::ConnectionLost(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::State;
+    use std::sync::Mutex;
+    use tokio::sync::broadcast;
+    use tuya_proto::LocalKey;
+
+    /// Fleets of 10,000 devices need a small connection task: its future is allocated once per
+    /// device, so its size is most of a device's fixed cost.
+    #[test]
+    fn connection_task_is_small() {
+        let cfg = Arc::new(DeviceConfig::new(
+            "x",
+            LocalKey::new("0123456789abcdef").unwrap(),
+            "127.0.0.1:6668".parse().unwrap(),
+        ));
+        let shared = Arc::new(Shared {
+            id: Arc::from("x"),
+            state: Mutex::new(State::default()),
+            events: broadcast::channel(1).0,
+            sink: None,
+        });
+        let (_tx, rx) = mpsc::channel(1);
+        let fut = run(cfg, shared, rx, None, None);
+        let size = std::mem::size_of_val(&fut);
+        eprintln!(
+            "connection task future: {size} bytes; session {} codec {} splitter {} sleep {}",
+            std::mem::size_of::<Session<'static>>(),
+            std::mem::size_of::<Codec>(),
+            std::mem::size_of::<FrameSplitter>(),
+            std::mem::size_of::<tokio::time::Sleep>()
+        );
+        assert!(size < 4 * 1024, "connection task future is {size} bytes");
     }
 }
