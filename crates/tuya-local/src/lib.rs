@@ -5,6 +5,24 @@
 //! matched to requests even when firmware does not echo sequence numbers; pushes delivered as
 //! [`Event`]s; heartbeats, reconnects with backoff, version and device22 detection, gateway
 //! sub-devices, and [`Fleet`]s of many devices. Also discovery, scanning and devices.json.
+//!
+//! ```no_run
+//! use tuya_local::{Device, DeviceConfig, Event};
+//! use tuya_proto::{DpId, LocalKey};
+//! # async fn demo() -> Result<(), tuya_local::Error> {
+//! let key = LocalKey::new("0123456789abcdef").unwrap();
+//! let cfg = DeviceConfig::new("bf0123456789abcdef01", key, "192.0.2.10:6668".parse().unwrap());
+//! let lamp = Device::connect(cfg).await?; // version detected, session negotiated
+//! let mut events = lamp.subscribe();
+//! println!("{:?}", lamp.status().await?);
+//! lamp.set_dp(DpId(1), true).await?; // resolves on the device's acknowledgement
+//! while let Ok(e) = events.recv().await {
+//!     if let Event::Update { changed, .. } = e {
+//!         println!("changed: {changed:?}");
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 pub mod config;
