@@ -438,9 +438,10 @@ async fn run_monitor(
                         w.connected = false;
                         note(as_json, "disconnected", &w.entry, &reason);
                     }
-                    Event::Update { cid, changed, .. } => {
-                        // Updates before the connect line are part of the full state it prints.
-                        if !w.connected {
+                    Event::Update { cid, changed, pushed } => {
+                        // Replies to our own reads are printed as state lines, and updates
+                        // before the connect line are part of the full state it prints.
+                        if !w.connected || !pushed {
                             continue;
                         }
                         match cid {
@@ -508,11 +509,16 @@ fn line(
         ),
         None => label(dev),
     };
-    let items: Vec<String> = dps.iter().map(|(k, v)| dp_line(named, *k, v)).collect();
-    match version {
-        Some(v) => println!("{who}: {kind} [{v}] {}", items.join(", ")),
-        None => println!("{who}: {kind} {}", items.join(", ")),
+    let mut text = format!("{who}: {kind}");
+    if let Some(v) = version {
+        text.push_str(&format!(" [{v}]"));
     }
+    let items: Vec<String> = dps.iter().map(|(k, v)| dp_line(named, *k, v)).collect();
+    if !items.is_empty() {
+        text.push(' ');
+        text.push_str(&items.join(", "));
+    }
+    println!("{text}");
 }
 
 fn note(as_json: bool, kind: &str, dev: &DeviceEntry, text: &str) {
