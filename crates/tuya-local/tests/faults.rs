@@ -271,3 +271,61 @@ async fn refused_connections_at_start_are_retried() {
     })
     .await
 }
+
+#[tokio::test]
+async fn commands_issued_while_disconnected_wait_for_the_reconnect() {
+    bounded(async {
+        let spec = plug("later", Version::V34, ip(30, 1));
+        let sim = start(vec![spec.clone()]).await;
+        let mut c = config(&spec, Some(Version::V34));
+        c.heartbeat_interval = Duration::from_millis(200);
+        let d = Device::connect(c).await.unwrap();
+        let mut ev = d.subscribe();
+        let simdev = sim.device("later").unwrap();
+        simdev.set_online(false);
+        wait_for(&mut ev, |e| matches!(e, Event::Disconnected { .. })).await;
+        let d2 = d.clone();
+        let queued = tokio::spawn(async move { d2.set_dp(DpId(2), 88).await });
+        // the set is waiting, not failed
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!queued.is_finished());
+        simdev.set_online(true);
+        let st = queued.await.unwrap().unwrap();
+        assert_eq!(st[&DpId(2)], DpValue::Integer(88));
+        assert_eq!(simdev.dps()[&DpId(2)], DpValue::Integer(88));
+        sim.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_connection_one_request_at_a_time() {
+    bounded(async {
+        let mut spec = plug("shared", Version::V35, ip(31, 1));
+        // the device drops commands closer than 100 ms: only a serialised, spaced client wins
+        spec.quirks.min_command_gap = Some(Duration::from_millis(100));
+        let sim = start(vec![spec.clone()]).await;
+        let mut c = config(&spec, Some(Version::V35));
+        c.min_command_gap = Some(Duration::from_millis(120));
+        c.queue_capacity = 4; // fewer slots than callers: the rest wait to enqueue
+        c.command_deadline = Duration::from_secs(20);
+        let d = Device::connect(c).await.unwrap();
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let d = d.clone();
+                tokio::spawn(async move { d.set_dp(DpId(2), 100 + i).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let v = sim.device("shared").unwrap().dps()[&DpId(2)].clone();
+        assert!(
+            matches!(v, DpValue::Integer(n) if (100..110).contains(&n)),
+            "{v:?}"
+        );
+        assert_eq!(sim.device("shared").unwrap().connections_accepted(), 1);
+        sim.shutdown().await;
+    })
+    .await
+}
