@@ -17,6 +17,7 @@ use tuya_proto::session::ClientHandshake;
 use tuya_proto::{Codec, Command, Message, Role, Version};
 
 use crate::config::DeviceConfig;
+use crate::detect::REFUSED;
 use crate::device::{Request, Shared};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -154,77 +155,11 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// Connects with the configured or detected version.
-    async fn open(cfg: &'a DeviceConfig, shared: &'a Shared) -> Result<Session<'a>> {
-        let known = shared.lock().version;
-        if let Some(v) = known {
-            return Self::connect_and_query(cfg, shared, v).await;
-        }
-        let mut order: Vec<Version> = cfg.version_hint.into_iter().collect();
-        for v in [Version::V35, Version::V34, Version::V33, Version::V31] {
-            if !order.contains(&v) {
-                order.push(v);
-            }
-        }
-        let mut tried = Vec::new();
-        for v in order {
-            match Self::probe(cfg, shared, v).await {
-                Ok(s) => {
-                    shared
-                        .emit(Event::Notice(format!("detected protocol version {v}")))
-                        .await;
-                    return Ok(s);
-                }
-                // Nothing to learn from other versions when the device is unreachable.
-                Err(e) if tried.is_empty() && unreachable(&e) => return Err(e),
-                Err(e) => tried.push(format!("{v}: {e}")),
-            }
-        }
-        Err(Error::UnknownVersion(format!(
-            "no version answered ({})",
-            tried.join("; ")
-        )))
-    }
-
-    /// Tries one version: a completed negotiation (3.4/3.5) or a decodable status (≤3.3).
-    async fn probe(cfg: &'a DeviceConfig, shared: &'a Shared, v: Version) -> Result<Session<'a>> {
-        let mut s = Self::connect(cfg, shared, v).await?;
-        let r = if v.uses_session_key() {
-            match s.initial_query().await {
-                Err(Fail::Conn(e)) => Err(e),
-                _ => Ok(()),
-            }
-        } else {
-            s.probe_query()
-                .await
-                .map_err(|(Fail::Req(e) | Fail::Conn(e))| e)
-        };
-        match r {
-            Ok(()) => Ok(s),
-            Err(e) => {
-                let e = s.busy_if_silent(e);
-                s.close().await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Closes the connection and waits (bounded) for the device to hang up too: devices serve
-    /// one client at a time, so the next attempt must not race the device's cleanup.
-    async fn close(mut self) {
-        let _ = self.stream.shutdown().await;
-        let mut buf = [0u8; 256];
-        let _ = timeout(Duration::from_secs(1), async {
-            while let Ok(n) = self.stream.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
-
-    async fn connect(cfg: &'a DeviceConfig, shared: &'a Shared, v: Version) -> Result<Session<'a>> {
+    pub(crate) async fn connect(
+        cfg: &'a DeviceConfig,
+        shared: &'a Shared,
+        v: Version,
+    ) -> Result<Session<'a>> {
         let addr = cfg.addr;
         let stream = match timeout(cfg.connect_timeout, TcpStream::connect(addr)).await {
             Err(_) => {
@@ -268,7 +203,7 @@ impl<'a> Session<'a> {
     }
 
     /// Connects and reads the initial state (which also proves the key on ≤3.3).
-    async fn connect_and_query(
+    pub(crate) async fn connect_and_query(
         cfg: &'a DeviceConfig,
         shared: &'a Shared,
         v: Version,
@@ -291,7 +226,7 @@ impl<'a> Session<'a> {
 
     /// A connection dropped before the device said anything looks like a device serving
     /// another client (or with local control disabled).
-    fn busy_if_silent(&self, e: Error) -> Error {
+    pub(crate) fn busy_if_silent(&self, e: Error) -> Error {
         match e {
             Error::ConnectionLost(d) if self.frames == 0 => {
                 Error::Busy(format!("{d} right after connecting"))
@@ -347,6 +282,21 @@ impl<'a> Session<'a> {
         self.send(&finish).await.map_err(closed_early)?;
         self.codec.set_session_key(key);
         Ok(())
+    }
+
+    /// Closes the connection and waits (bounded) for the device to hang up too: devices serve
+    /// one client at a time, so the next attempt must not race the device's cleanup.
+    pub(crate) async fn close(mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut buf = [0u8; 256];
+        let _ = timeout(Duration::from_secs(1), async {
+            while let Ok(n) = self.stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     pub fn next_seq(&mut self) -> u32 {
@@ -541,17 +491,6 @@ impl<'a> Session<'a> {
             .map(|_| ())
     }
 }
-
-/// The TCP connection itself failed: no other version will do better.
-fn unreachable(e: &Error) -> bool {
-    match e {
-        Error::Offline(_) => true,
-        Error::Busy(d) => d.contains(REFUSED),
-        _ => false,
-    }
-}
-
-const REFUSED: &str = "refused the connection";
 
 fn io_lost(e: &std::io::Error) -> Error {
     match e.kind() {

@@ -27,6 +27,7 @@
 
 pub mod config;
 mod conn;
+mod detect;
 pub mod device;
 pub mod devices;
 pub mod discovery;
