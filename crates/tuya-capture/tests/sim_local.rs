@@ -63,9 +63,15 @@ async fn recording_proxy(
 #[tokio::test]
 async fn simulator_and_client_traffic_decodes() {
     let fut = async {
-        for (i, v) in [Version::V31, Version::V33, Version::V34, Version::V35]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            Version::V31,
+            Version::V32,
+            Version::V33,
+            Version::V34,
+            Version::V35,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let n = i as u8 + 1;
             let sim_ip = std::net::Ipv4Addr::new(127, 0, 12, n);
@@ -120,7 +126,9 @@ async fn simulator_and_client_traffic_decodes() {
             for (j, p) in pkts.iter().enumerate() {
                 w.packet(ts(j), p);
             }
-            let json = common::devices_json(&[("Sim", "simdev01", "127.0.13.1", None)])
+            // 3.2 frames look like 3.3 ones: only devices.json can tell them apart.
+            let named = (v == Version::V32).then_some("3.2");
+            let json = common::devices_json(&[("Sim", "simdev01", "127.0.13.1", named)])
                 .replace("127.0.13.1", &proxy.ip().to_string());
             let keys = KeyStore::from_devices_json(&json).unwrap().0;
             let mut recs = Vec::new();
