@@ -40,11 +40,11 @@ pub(crate) type R<T> = std::result::Result<T, Fail>;
 pub(crate) async fn run(
     cfg: Arc<DeviceConfig>,
     shared: Arc<Shared>,
-    mut rx: mpsc::Receiver<Request>,
+    mut rx: mpsc::Receiver<Box<Request>>,
     mut first: Option<oneshot::Sender<Result<()>>>,
     limiter: Option<Arc<Semaphore>>,
 ) {
-    let mut held: VecDeque<Request> = VecDeque::new();
+    let mut held: VecDeque<Box<Request>> = VecDeque::new();
     let mut closed = false;
     let mut delay = cfg.reconnect_min;
     loop {
@@ -119,7 +119,7 @@ pub(crate) async fn run(
 }
 
 /// Fails queued commands whose deadline passed or whose caller gave up.
-fn expire(held: &mut VecDeque<Request>, shared: &Shared) {
+fn expire(held: &mut VecDeque<Box<Request>>, shared: &Shared) {
     let now = Instant::now();
     let mut i = 0;
     while i < held.len() {
@@ -369,8 +369,8 @@ impl<'a> Session<'a> {
     /// (`None`).
     async fn serve(
         &mut self,
-        rx: &mut mpsc::Receiver<Request>,
-        held: &mut VecDeque<Request>,
+        rx: &mut mpsc::Receiver<Box<Request>>,
+        held: &mut VecDeque<Box<Request>>,
         closed: &mut bool,
     ) -> Option<Error> {
         let interval = self.cfg.heartbeat_interval;

@@ -105,7 +105,8 @@ pub(crate) struct Request {
 #[derive(Clone)]
 pub struct Device {
     cfg: Arc<DeviceConfig>,
-    tx: mpsc::Sender<Request>,
+    // Boxed: the channel preallocates a block of slots per device, so keep slots pointer-sized.
+    tx: mpsc::Sender<Box<Request>>,
     shared: Arc<Shared>,
 }
 
@@ -258,12 +259,12 @@ impl Device {
     async fn call(&self, op: Op, cid: Option<String>) -> Result<Output> {
         let deadline = Instant::now() + self.cfg.command_deadline;
         let (tx, rx) = oneshot::channel();
-        let req = Request {
+        let req = Box::new(Request {
             op,
             cid,
             deadline,
             reply: tx,
-        };
+        });
         match timeout_at(deadline, self.tx.send(req)).await {
             Err(_) => return Err(self.gave_up("the command queue stayed full")),
             Ok(Err(_)) => return Err(Error::Closed),
