@@ -210,3 +210,25 @@ async fn device22_detected_and_queried_with_control_new() {
     })
     .await
 }
+
+#[tokio::test]
+async fn raw_commands_get_their_reply() {
+    bounded(async {
+        let spec = gateway("raw-gw", Version::V35, ip(5, 1));
+        let sim = start(vec![spec.clone()]).await;
+        let d = Device::connect(config(&spec, Some(Version::V35)))
+            .await
+            .unwrap();
+        let (cmd, body) = tuya_proto::payload::subdev_online_query();
+        let r = d.send_raw(cmd, body).await.unwrap();
+        assert_eq!(r.cmd, tuya_proto::Command::LanExtStream);
+        let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
+        let online = v["data"]["online"].as_array().unwrap();
+        assert!(
+            online.iter().any(|c| c == "cid-a") && online.iter().any(|c| c == "cid-b"),
+            "{v}"
+        );
+        sim.shutdown().await;
+    })
+    .await
+}
