@@ -215,7 +215,7 @@ fn monitor_prints_state_then_changes_as_json_lines() {
     ];
     let h = home("monitor", specs);
     let mut child = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
-        .args(["monitor", "--json", "--for", "6", "--devices"])
+        .args(["monitor", "--json", "--for", "9", "--devices"])
         .arg(&h.devices)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -254,6 +254,26 @@ fn monitor_prints_state_then_changes_as_json_lines() {
             assert_eq!(v["id"], "mon-b");
             assert_eq!(v["name"], "Mon B");
             assert_eq!(v["dps"]["2"], 321);
+            break;
+        }
+    }
+    // the device drops off and comes back: both are reported, and the state is printed again
+    let b = h.sim().device("mon-b").unwrap();
+    b.set_online(false);
+    loop {
+        let v = next();
+        if v["event"] == "disconnected" {
+            assert_eq!(v["id"], "mon-b");
+            break;
+        }
+    }
+    b.set_dp(DpId(1), DpValue::Bool(true));
+    b.set_online(true);
+    loop {
+        let v = next();
+        if v["event"] == "connected" {
+            assert_eq!(v["id"], "mon-b");
+            assert_eq!(v["dps"]["1"], true, "{v}");
             break;
         }
     }
