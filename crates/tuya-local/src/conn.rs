@@ -125,13 +125,15 @@ fn expire(held: &mut VecDeque<Box<Request>>, shared: &Shared) {
     while i < held.len() {
         if held[i].reply.is_closed() || held[i].deadline <= now {
             if let Some(r) = held.remove(i) {
-                let why = shared
-                    .lock()
-                    .last_error
-                    .as_ref()
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "not connected".into());
-                let _ = r.reply.send(Err(Error::Offline(why)));
+                let e = {
+                    let st = shared.lock();
+                    match (&st.last_error, st.connected) {
+                        (_, true) => Error::Timeout("the command waited past its deadline".into()),
+                        (Some(e), false) => Error::Offline(e.to_string()),
+                        (None, false) => Error::Offline("not connected".into()),
+                    }
+                };
+                let _ = r.reply.send(Err(e));
             }
         } else {
             i += 1;
@@ -454,7 +456,8 @@ impl<'a> Session<'a> {
     fn missed(&mut self, cmd: Command, wait: Duration) -> Fail {
         self.misses += 1;
         if let Some(e) = self.decode_error.take() {
-            return if e.is_permanent() {
+            // A wrong key never heals; corrupt frames end the session once they cost two replies.
+            return if e.is_permanent() || self.misses >= MAX_MISSES {
                 Fail::Conn(e)
             } else {
                 Fail::Req(e)

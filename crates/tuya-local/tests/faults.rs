@@ -329,3 +329,28 @@ async fn concurrent_callers_share_one_connection_one_request_at_a_time() {
     })
     .await
 }
+
+#[tokio::test]
+async fn corruption_starting_mid_session_ends_the_session_with_the_cause() {
+    bounded(async {
+        let spec = plug("midcrc", Version::V33, ip(32, 1));
+        let sim = start(vec![spec.clone()]).await;
+        let mut c = config(&spec, Some(Version::V33));
+        c.heartbeat_interval = Duration::from_millis(150);
+        c.request_timeout = Duration::from_millis(300);
+        let d = Device::connect(c).await.unwrap();
+        let mut ev = d.subscribe();
+        let simdev = sim.device("midcrc").unwrap();
+        simdev.set_faults(Faults {
+            bad_integrity: true,
+            ..Faults::default()
+        });
+        let e = wait_for(&mut ev, |e| matches!(e, Event::Disconnected { .. })).await;
+        assert!(format!("{e:?}").contains("CRC"), "{e:?}");
+        simdev.set_faults(Faults::default());
+        wait_for(&mut ev, |e| matches!(e, Event::Connected { .. })).await;
+        assert!(d.status().await.is_ok());
+        sim.shutdown().await;
+    })
+    .await
+}
