@@ -84,6 +84,10 @@ run_suite() {
   local out="$TMP/$name.result"
   timeout 150 "$@" 2>&1 | tee "$out"
   local rc=${PIPESTATUS[0]}
+  if ! kill -0 "$SIM_PID" 2>/dev/null; then
+    fail_setup "$name-simulator" "the simulator exited during the suite; its last log lines:"
+    tail -n 30 "$SIM_LOG"
+  fi
   stop_sim
   local line p f
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)

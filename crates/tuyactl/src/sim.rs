@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use tokio::io::AsyncBufReadExt as _;
 use tuya_proto::{dp::dps_from_json, Version};
 use tuya_sim::{DeviceSpec, Faults, MultiDp, Quirks, SimOptions, Simulator, TrafficEvent};
 
@@ -308,7 +307,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(specs, opts, run_for))
+    let result = rt.block_on(serve(specs, opts, run_for));
+    // Connection tasks still closing must not hold the exit up.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn serve(
@@ -329,12 +331,22 @@ async fn serve(
         out.flush()?;
     }
     let sim = std::sync::Arc::new(sim);
+    // Standard input is read on a plain thread: a blocking read inside the runtime would keep
+    // it from shutting down on a signal while stdin stays open.
+    let (tx, mut lines) = tokio::sync::mpsc::channel::<String>(64);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
     let control = {
         let sim = sim.clone();
         tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
             // EOF on stdin is not a stop request: keep serving until a signal or --for.
-            while let Ok(Some(line)) = lines.next_line().await {
+            while let Some(line) = lines.recv().await {
                 if let Some(answer) = tuya_sim::control::execute(&sim, &line) {
                     let mut out = std::io::stdout().lock();
                     let _ = writeln!(out, "{answer}");
@@ -357,6 +369,7 @@ async fn serve(
         _ = timer => {}
     }
     control.abort();
+    let _ = control.await;
     if let Ok(sim) = std::sync::Arc::try_unwrap(sim) {
         sim.shutdown().await;
     }
