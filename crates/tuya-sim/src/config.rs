@@ -74,7 +74,8 @@ fn dps_of(v: Option<Value>, who: &str) -> Result<Dps, SimError> {
 ///   "heartbeat_timeout_secs": 30, "category": "dj", "mapping": {"1": {"code": "switch_led"}},
 ///   "quirks": {"own_seq": true, "seq_zero_pushes": false, "header_counter": false,
 ///              "status_without_t": false, "push_only_dps": [18], "multi_dp": "accept",
-///              "min_command_gap_ms": 500, "refresh_fails": false, "split_pushes": false},
+///              "min_command_gap_ms": 500, "refresh_fails": false, "split_pushes": false,
+///              "encrypted_errors": false},
 ///   "faults": {"delay_ms": 100, "drop_ratio": 0.1, "close_after_frames": 10,
 ///              "garbage": false, "bad_integrity": false, "refuse_for_ms": 2000},
 ///   "children": [{"cid": "a4c1380000000001", "name": "Sensor", "dps": {"1": 21}}]

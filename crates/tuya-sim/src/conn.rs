@@ -249,8 +249,17 @@ impl Conn {
         }
     }
 
-    fn error(&self, seq: u32, cmd: Command, text: &str) -> Message {
-        Message::device_error(seq, cmd, text)
+    /// An error string with retcode 1; `encrypted` is the `encrypted_errors` quirk (passed in:
+    /// callers hold the state lock).
+    fn error(&self, encrypted: bool, seq: u32, cmd: Command, text: &str) -> Message {
+        if encrypted {
+            Message {
+                retcode: Some(1),
+                ..Message::reply(self.dev.version, seq, cmd, text.as_bytes().to_vec())
+            }
+        } else {
+            Message::device_error(seq, cmd, text)
+        }
     }
 
     /// `devid not found`, encrypted with retcode 1, as gateways answer unknown children.
@@ -273,7 +282,12 @@ impl Conn {
             },
             // Gateways and device22 devices refuse a plain query.
             None if st.is_gateway() || (self.dev.device22 && msg.cmd == Command::DpQuery) => {
-                return self.error(seq, msg.cmd, "json obj data unvalid")
+                return self.error(
+                    st.quirks.encrypted_errors,
+                    seq,
+                    msg.cmd,
+                    "json obj data unvalid",
+                )
             }
             None => st.dps.clone(),
         };
@@ -307,6 +321,7 @@ impl Conn {
         }
         st.last_command = Some(now);
         let multi = st.quirks.multi_dp;
+        let encrypted_errors = st.quirks.encrypted_errors;
         let cid = req.cid.clone();
         let target = match &cid {
             Some(c) => match st.child_mut(c) {
@@ -334,7 +349,9 @@ impl Conn {
         if set.len() > 1 {
             match multi {
                 MultiDp::Accept => {}
-                MultiDp::Reject => return vec![self.error(seq, msg.cmd, "data format error")],
+                MultiDp::Reject => {
+                    return vec![self.error(encrypted_errors, seq, msg.cmd, "data format error")]
+                }
                 MultiDp::HalfApply => {
                     let first = set.pop_first();
                     set = first.into_iter().collect();
@@ -354,7 +371,7 @@ impl Conn {
         let seq = self.reply_seq(msg.seq);
         let st = self.dev.state();
         if st.quirks.refresh_fails {
-            return vec![self.error(seq, msg.cmd, "query dp failed")];
+            return vec![self.error(st.quirks.encrypted_errors, seq, msg.cmd, "query dp failed")];
         }
         let ids = payload::parse_refresh(&msg.payload);
         let cid = payload::parse_query_cid(&msg.payload);

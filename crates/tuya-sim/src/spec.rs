@@ -140,6 +140,10 @@ pub struct Quirks {
     pub refresh_fails: bool,
     /// A multi-DP change is pushed as two frames.
     pub split_pushes: bool,
+    /// Error strings (`json obj data unvalid`, `data format error`, `query dp failed`) are sent
+    /// encrypted with retcode 1 instead of in plaintext. tinytuya's device22 detection decrypts
+    /// before looking for "data unvalid", so it only recognises this form.
+    pub encrypted_errors: bool,
 }
 
 /// Faults injected on a device's connections.

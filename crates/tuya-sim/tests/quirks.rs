@@ -210,3 +210,25 @@ async fn split_pushes_report_a_multi_dp_change_in_two_frames() {
     assert!(a.len() < set.len());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn encrypted_errors_seal_the_device22_refusal() {
+    let id = "bfencerr";
+    let mut s = spec(id, Version::V33, ip(2, 58));
+    s.device22 = true;
+    let sim = start(vec![s]).await;
+    let dev = sim.device(id).unwrap();
+    let mut c = Client::connect(dev.addr(), Version::V33, KEY, id).await;
+    c.query(None).await;
+    let r = c.recv().await.unwrap();
+    assert!(r.plaintext, "default: plaintext error");
+    dev.set_quirks(Quirks {
+        encrypted_errors: true,
+        ..Default::default()
+    });
+    c.query(None).await;
+    let r = c.recv().await.unwrap();
+    assert_eq!((r.retcode, r.plaintext), (Some(1), false));
+    assert_eq!(r.payload, b"json obj data unvalid");
+    sim.shutdown().await;
+}

@@ -48,7 +48,8 @@ pub struct Args {
     #[arg(long)]
     device22: bool,
     /// Quirk (repeatable): own-seq, seq-zero-pushes, header-counter, status-without-t,
-    /// push-only=18,19, multi-dp=accept|reject|half-apply, min-gap=MS, refresh-fails, split-pushes.
+    /// push-only=18,19, multi-dp=accept|reject|half-apply, min-gap=MS, refresh-fails, split-pushes,
+    /// encrypted-errors.
     #[arg(long = "quirk", value_name = "QUIRK")]
     quirks: Vec<String>,
     /// Fault (repeatable): delay=MS, drop=RATIO, close-after=FRAMES, garbage, bad-integrity,
@@ -123,6 +124,7 @@ fn parse_quirk(q: &mut Quirks, s: &str) -> anyhow::Result<()> {
         "status-without-t" => q.status_without_t = true,
         "refresh-fails" => q.refresh_fails = true,
         "split-pushes" => q.split_pushes = true,
+        "encrypted-errors" => q.encrypted_errors = true,
         "push-only" => {
             q.push_only_dps = val
                 .split(',')
