@@ -405,6 +405,10 @@ impl<'a> Session<'a> {
             if *closed {
                 return None;
             }
+            if self.split.pending() == 0 {
+                // Idle devices are the common case in a fleet: give the read buffer back.
+                self.split = FrameSplitter::with_max_len(MAX_FRAME);
+            }
             tokio::select! {
                 r = self.recv() => match r {
                     Err(e) => return Some(e),
@@ -528,6 +532,7 @@ mod tests {
             events: broadcast::channel(1).0,
             sink: None,
         });
+        let (cfg2, shared2) = (cfg.clone(), shared.clone());
         let (_tx, rx) = mpsc::channel(1);
         let fut = run(cfg, shared, rx, None, None);
         let size = std::mem::size_of_val(&fut);
@@ -537,6 +542,13 @@ mod tests {
             std::mem::size_of::<Codec>(),
             std::mem::size_of::<FrameSplitter>(),
             std::mem::size_of::<tokio::time::Sleep>()
+        );
+        eprintln!(
+            "event {} state {} config {} open future {}",
+            std::mem::size_of::<Event>(),
+            std::mem::size_of::<State>(),
+            std::mem::size_of::<DeviceConfig>(),
+            std::mem::size_of_val(&Session::open(&cfg2, &shared2)),
         );
         assert!(size < 4 * 1024, "connection task future is {size} bytes");
     }
