@@ -42,16 +42,17 @@ TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 TUYACTL="$TARGET_DIR/debug/tuyactl"
 
-# start_sim NAME BASE_IP: runs a fleet with its stdin on a FIFO; sets SIM_* for the suites.
+# start_sim NAME SIM-ARGS...: runs the simulator with its stdin on a FIFO; sets SIM_* for the
+# suites.
 start_sim() {
-  local name=$1 base=$2
+  local name=$1
+  shift
   export SIM_DEVICES="$TMP/$name-devices.json" SIM_CTL="$TMP/$name.ctl" SIM_OUT="$TMP/$name.out"
   export SIM_HEARTBEAT_TIMEOUT=$HB_TIMEOUT
   SIM_LOG="$TMP/$name.log"
   mkfifo "$SIM_CTL"
   : >"$SIM_OUT"
-  "$TUYACTL" sim --fleet 4 --base-ip "$base" --versions "$VERSIONS" \
-    --heartbeat-timeout "$HB_TIMEOUT" --write-devices "$SIM_DEVICES" --seed 1 \
+  "$TUYACTL" sim "$@" --heartbeat-timeout "$HB_TIMEOUT" --write-devices "$SIM_DEVICES" --seed 1 \
     <"$SIM_CTL" >"$SIM_OUT" 2>"$SIM_LOG" &
   SIM_PID=$!
   exec 3>"$SIM_CTL" # keep the FIFO open: suites open and close it per command
@@ -72,12 +73,13 @@ stop_sim() {
   SIM_PID=""
 }
 
-# run_suite NAME BASE_IP COMMAND...
+# run_suite NAME "SIM-ARGS" COMMAND...
 run_suite() {
-  local name=$1 base=$2
+  local name=$1 sim_args=$2
   shift 2
   echo "== $name"
-  if ! start_sim "$name" "$base"; then
+  # shellcheck disable=SC2086 # SIM-ARGS is a word list
+  if ! start_sim "$name" $sim_args; then
     fail_setup "$name" "simulator did not start"
     return
   fi
@@ -104,9 +106,14 @@ run_suite() {
   total_fail=$((total_fail + ${f:-0}))
 }
 
-run_suite tinytuya 127.0.3.1 python3 "$ROOT/interop/tinytuya/interop.py"
-run_suite tuyapi 127.0.3.11 node "$ROOT/interop/tuyapi/interop.js"
+FLEET="--versions $VERSIONS --fleet 4 --base-ip"
+HOME_CFG="--config $ROOT/interop/tinytuya/home.json"
+run_suite tinytuya "$FLEET 127.0.3.1" python3 "$ROOT/interop/tinytuya/interop.py"
+run_suite tuyapi "$FLEET 127.0.3.11" node "$ROOT/interop/tuyapi/interop.js"
+# A home of the harder cases: 3.2, device22, gateways with children (3.3 and 3.4).
+run_suite tinytuya-home "$HOME_CFG" python3 "$ROOT/interop/tinytuya/home.py"
+run_suite tuyapi-home "$HOME_CFG" node "$ROOT/interop/tuyapi/home.js"
 
-echo "sim interop: tinytuya 1.20.0 and TuyAPI 7.7.1 against tuyactl sim ($VERSIONS)"
+echo "sim interop: tinytuya 1.20.0 and TuyAPI 7.7.1 against tuyactl sim ($VERSIONS; 3.2, device22, gateways)"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]

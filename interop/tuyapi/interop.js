@@ -20,8 +20,7 @@ const CTL = process.env.SIM_CTL;
 const OUT = process.env.SIM_OUT;
 const HB_TIMEOUT = Number(process.env.SIM_HEARTBEAT_TIMEOUT || '3');
 
-let passed = 0;
-let failed = 0;
+const stats = {passed: 0, failed: 0};
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
@@ -58,10 +57,10 @@ async function runCase(name, fn) {
   try {
     await fn();
     console.log(`PASS ${name}`);
-    passed++;
+    stats.passed++;
   } catch (e) {
     console.log(`FAIL ${name}: ${String((e && e.message) || e).replace(/\n/g, ' ')}`);
-    failed++;
+    stats.failed++;
   }
 }
 
@@ -157,12 +156,22 @@ async function main() {
     if (!dev.ip.startsWith('127.')) throw new Error('interop traffic must stay on loopback');
     await runDevice(dev);
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+  finish();
 }
 
-main().catch(e => {
+function finish() {
+  console.log(`${stats.passed} passed, ${stats.failed} failed`);
+  process.exit(stats.failed === 0 && stats.passed > 0 ? 0 : 1);
+}
+
+function crashed(e) {
   console.log(`FAIL tuyapi-suite: ${e && e.stack ? e.stack : e}`);
-  console.log(`${passed} passed, ${failed + 1} failed`);
+  console.log(`${stats.passed} passed, ${stats.failed + 1} failed`);
   process.exit(1);
-});
+}
+
+module.exports = {DEVICES, sim, simStatus, simInfo, runCase, withTimeout, assertEq, sleep, finish, crashed};
+
+if (require.main === module) {
+  main().catch(crashed);
+}
