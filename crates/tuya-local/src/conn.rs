@@ -154,6 +154,9 @@ pub(crate) struct Session<'a> {
     pub misses: u32,
     pub decode_error: Option<Error>,
     pub frames: u64,
+    /// Sequence numbers of requests that timed out: a late reply to one of them must not be
+    /// taken for the reply to the request in flight.
+    stale: [u32; 4],
 }
 
 impl<'a> Session<'a> {
@@ -194,6 +197,7 @@ impl<'a> Session<'a> {
             misses: 0,
             decode_error: None,
             frames: 0,
+            stale: [0; 4],
         };
         if v.uses_session_key() {
             if let Err(e) = s.negotiate().await {
@@ -445,12 +449,17 @@ impl<'a> Session<'a> {
         let deadline = Instant::now() + wait;
         loop {
             let m = match timeout_at(deadline, self.recv()).await {
-                Err(_) => return Err(self.missed(cmd, wait)),
+                Err(_) => {
+                    self.stale.rotate_right(1);
+                    self.stale[0] = seq;
+                    return Err(self.missed(cmd, wait));
+                }
                 Ok(Err(e)) => return Err(Fail::Conn(e)),
                 Ok(Ok(None)) => continue,
                 Ok(Ok(Some(m))) => m,
             };
-            if is_reply(&m, seq) {
+            let late = m.seq != 0 && m.seq != seq && self.stale.contains(&m.seq);
+            if !late && is_reply(&m, seq) {
                 return Ok(m);
             }
             self.on_frame(m, true).await;

@@ -218,3 +218,55 @@ async fn silent_device_is_dropped_after_two_missed_heartbeats() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_late_reply_to_a_timed_out_request_is_not_taken_for_the_next_reply() {
+    bounded(async {
+        let listener = TcpListener::bind((ip(40, 3), 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let device = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let key = LocalKey::new(KEY).unwrap();
+            let mut f = Fake {
+                s,
+                codec: Codec::new(V, key, Role::Device),
+                split: FrameSplitter::new(),
+            };
+            let q = f.next().await;
+            f.send_all(&[Message::reply(
+                V,
+                q.seq,
+                Command::DpQuery,
+                st(&[(1, DpValue::Bool(false))], false),
+            )])
+            .await;
+            // the first CONTROL is not answered in time...
+            let first = f.next().await;
+            assert_eq!(first.cmd, Command::Control);
+            // ...its ack arrives during the second one, which the device then refuses
+            let second = f.next().await;
+            assert_eq!(second.cmd, Command::Control);
+            f.send_all(&[empty(first.seq, Command::Control)]).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            f.send_all(&[Message::device_error(
+                second.seq,
+                Command::Control,
+                "data format error",
+            )])
+            .await;
+            f
+        });
+        let mut c = DeviceConfig::new("raw3", LocalKey::new(KEY).unwrap(), addr).version(V);
+        c.request_timeout = Duration::from_millis(400);
+        let d = Device::connect(c).await.unwrap();
+        let e = d.set_dp(DpId(1), true).await.unwrap_err();
+        assert!(matches!(e, tuya_local::Error::Timeout(_)), "{e}");
+        let e = d.set_dp(DpId(2), 5).await.unwrap_err();
+        assert!(
+            matches!(&e, tuya_local::Error::Device(t) if t.contains("data format error")),
+            "{e}"
+        );
+        let _f = device.await.unwrap();
+    })
+    .await
+}
