@@ -61,6 +61,9 @@ impl Shared {
     }
 
     pub async fn emit(&self, e: Event) {
+        if let Event::Notice(n) = &e {
+            tracing::info!(device = %self.id, "{n}");
+        }
         if let Some(sink) = &self.sink {
             let _ = sink
                 .send(TaggedEvent {

@@ -324,6 +324,7 @@ impl Session<'_> {
     }
 
     async fn go_single(&mut self, why: &str) {
+        tracing::warn!(device = %self.cfg.id, "{why}; sending DPs one at a time");
         self.shared.lock().single_dp = true;
         self.shared
             .emit(Event::Notice(format!(
