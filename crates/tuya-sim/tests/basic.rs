@@ -64,7 +64,7 @@ async fn exercise(version: Version, host: u8) {
     let push = c.recv().await.expect("refresh push");
     assert_eq!(status_dps(&push), dps(&[(2, DpValue::Integer(75))]));
 
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -101,5 +101,5 @@ async fn v32_controls_like_33_and_refuses_dp_query() {
     c.control(None, &set).await;
     assert_eq!(c.recv().await.unwrap().payload.len(), 0);
     assert_eq!(status_dps(&c.recv().await.unwrap()), set);
-    sim.shutdown().await;
+    stop(sim).await;
 }

@@ -29,7 +29,7 @@ async fn negotiation_uses_a_fresh_device_nonce_per_connection() {
             wait_disconnected(&dev).await;
         }
         assert_ne!(nonces[0], nonces[1], "{v}: device nonce reused");
-        sim.shutdown().await;
+        stop(sim).await;
     }
 }
 
@@ -57,7 +57,7 @@ async fn data_frames_before_negotiation_are_refused() {
             DpValue::Bool(false),
             "{v}: control applied without a session"
         );
-        sim.shutdown().await;
+        stop(sim).await;
     }
 }
 
@@ -81,7 +81,7 @@ async fn wrong_key_frames_are_ignored() {
             "{v}"
         );
         assert_eq!(dev.dps()[&DpId(1)], DpValue::Bool(false), "{v}");
-        sim.shutdown().await;
+        stop(sim).await;
     }
     // 3.4/3.5: the device's negotiation answer proves it has another key.
     for (v, host) in [(Version::V34, 26), (Version::V35, 27)] {
@@ -96,7 +96,7 @@ async fn wrong_key_frames_are_ignored() {
         wait_disconnected(&dev).await;
         let mut c = Client::connect_raw(dev.addr(), v, KEY, &id).await;
         c.negotiate().await.expect("the right key still negotiates");
-        sim.shutdown().await;
+        stop(sim).await;
     }
 }
 
@@ -118,7 +118,7 @@ async fn a_second_client_is_closed_while_the_first_keeps_working() {
         "first client broken by the second"
     );
     assert_eq!(dev.connections_accepted(), 2);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn a_silent_client_is_dropped_and_heartbeats_keep_it() {
         assert_eq!((r.cmd, r.seq), (Command::HeartBeat, seq));
     }
     assert!(c.closed_within(T).await, "silent client kept");
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -155,7 +155,7 @@ async fn offline_closes_and_refuses_then_online_serves() {
     let mut c = Client::connect(dev.addr(), Version::V33, KEY, id).await;
     let seq = c.query(None).await;
     assert_eq!(c.recv().await.unwrap().seq, seq);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -175,6 +175,6 @@ async fn rekey_drops_the_client_and_only_the_new_key_works() {
         let seq = c.query(None).await;
         assert_eq!(c.recv().await.unwrap().seq, seq, "{v}");
         drop(c);
-        sim.shutdown().await;
+        stop(sim).await;
     }
 }

@@ -89,5 +89,5 @@ async fn control_lines_change_the_device_and_answer_ok_or_error() {
     assert_eq!(execute(&sim, "   "), None);
     assert_eq!(execute(&sim, "# comment"), None);
     assert_eq!(dev.dps()[&DpId(2)], DpValue::Integer(50));
-    sim.shutdown().await;
+    stop(sim).await;
 }

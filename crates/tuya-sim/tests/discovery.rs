@@ -28,7 +28,10 @@ async fn recv_datagram(
 
 #[tokio::test]
 async fn every_version_announces_in_its_own_format_and_stops_while_connected() {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sock = timeout(T, UdpSocket::bind("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .unwrap();
     let port = sock.local_addr().unwrap().port();
     let versions = [
         Version::V31,
@@ -97,7 +100,7 @@ async fn every_version_announces_in_its_own_format_and_stops_while_connected() {
         !heard.contains_key("bfann2"),
         "connected device announced: {heard:?}"
     );
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -116,9 +119,15 @@ async fn v35_devices_answer_req_devinfo_to_the_requester() {
         .await
         .unwrap()
         .unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sock = timeout(T, UdpSocket::bind("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .unwrap();
     let req = discovery::encode_devinfo_request("127.0.0.1", [9; 12]);
-    sock.send_to(&req, listen).await.unwrap();
+    timeout(T, sock.send_to(&req, listen))
+        .await
+        .unwrap()
+        .unwrap();
     let (d, _) = recv_datagram(&sock, T).await.expect("a 3.5 device answers");
     assert_eq!(d.kind, DatagramKind::Gcm);
     let a = d.announcement().unwrap();
@@ -131,10 +140,14 @@ async fn v35_devices_answer_req_devinfo_to_the_requester() {
         .await
         .is_none());
     // Garbage is ignored, and the listener keeps answering.
-    sock.send_to(b"\x00\x00\x55\xaanonsense", listen)
+    timeout(T, sock.send_to(b"\x00\x00\x55\xaanonsense", listen))
         .await
+        .unwrap()
         .unwrap();
-    sock.send_to(&req, listen).await.unwrap();
+    timeout(T, sock.send_to(&req, listen))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(recv_datagram(&sock, T).await.is_some());
-    sim.shutdown().await;
+    stop(sim).await;
 }

@@ -35,7 +35,7 @@ async fn delay_holds_replies_back() {
         Err(RecvError::Timeout)
     ));
     assert_eq!(c.recv().await.unwrap().seq, seq);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -55,7 +55,7 @@ async fn drop_ratio_one_drops_every_reply_and_zero_none() {
     dev.set_faults(Faults::default());
     let seq = c.query(None).await;
     assert_eq!(c.recv().await.unwrap().seq, seq);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -75,7 +75,7 @@ async fn close_after_frames() {
         "the last frame is answered"
     );
     assert!(c.closed_within(T).await);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -89,7 +89,7 @@ async fn garbage_before_frames_is_skipped_by_a_resyncing_client() {
     let seq = c.query(None).await;
     assert_eq!(c.recv().await.unwrap().seq, seq);
     assert!(c.skipped() > 0, "no garbage seen");
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn bad_integrity_corrupts_every_version_trailer() {
             }
             other => panic!("{v}: expected an integrity error, got {other:?}"),
         }
-        sim.shutdown().await;
+        stop(sim).await;
     }
 }
 
@@ -141,5 +141,5 @@ async fn refuse_for_closes_connections_at_first() {
     c.control(None, &dps(&[(1, DpValue::Bool(true))])).await;
     assert_eq!(c.recv().await.unwrap().payload.len(), 0);
     assert_eq!(dev.dps()[&DpId(1)], DpValue::Bool(true));
-    sim.shutdown().await;
+    stop(sim).await;
 }

@@ -88,7 +88,7 @@ async fn child_query_control_and_push_carry_the_cid() {
                 Err(RecvError::Timeout)
             ));
         }
-        sim.shutdown().await;
+        stop(sim).await;
     }
 }
 
@@ -125,5 +125,5 @@ async fn device22_refuses_dp_query_and_answers_null_control_without_changing_sta
     );
     assert_eq!(dev.dps()[&DpId(1)], DpValue::Bool(false));
     assert_eq!(dev.dps().len(), 3, "the null query created DPs");
-    sim.shutdown().await;
+    stop(sim).await;
 }

@@ -43,7 +43,7 @@ async fn own_seq_replies_do_not_echo_the_request() {
         seen.windows(2).all(|w| w[1] > w[0]),
         "device counter does not advance: {seen:?}"
     );
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn seq_zero_pushes_and_heartbeats() {
     dev.set_quirks(Quirks::default());
     dev.set_dp(DpId(1), DpValue::Bool(false));
     assert_ne!(c.recv().await.unwrap().seq, 0);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -82,7 +82,7 @@ async fn header_counter_fills_the_push_header() {
         "header bytes all zero: {h:?}"
     );
     assert_eq!(status_dps(&r), dps(&[(2, DpValue::Integer(1))]));
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -109,7 +109,7 @@ async fn status_without_t_and_push_only_dps() {
     let push = StatusUpdate::parse_bytes(&c.recv().await.unwrap().payload).unwrap();
     assert_eq!(push.dps, dps(&[(3, DpValue::String("white".into()))]));
     assert!(push.t.is_some());
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -147,7 +147,7 @@ async fn multi_dp_reject_and_half_apply() {
         DpValue::Integer(7),
         "second DP applied"
     );
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -169,7 +169,7 @@ async fn commands_closer_than_min_gap_are_dropped() {
     // Queries are not commands: still answered.
     c.query(None).await;
     assert_eq!(c.recv().await.unwrap().cmd, Command::DpQuery);
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn refresh_fails_answers_query_dp_failed() {
     let r = c.recv().await.unwrap();
     assert_eq!((r.cmd, r.retcode), (Command::UpdateDps, Some(1)));
     assert_eq!(r.payload, b"query dp failed");
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -208,7 +208,7 @@ async fn split_pushes_report_a_multi_dp_change_in_two_frames() {
     all.extend(b);
     assert_eq!(all, set);
     assert!(a.len() < set.len());
-    sim.shutdown().await;
+    stop(sim).await;
 }
 
 #[tokio::test]
@@ -230,5 +230,5 @@ async fn encrypted_errors_seal_the_device22_refusal() {
     let r = c.recv().await.unwrap();
     assert_eq!((r.retcode, r.plaintext), (Some(1), false));
     assert_eq!(r.payload, b"json obj data unvalid");
-    sim.shutdown().await;
+    stop(sim).await;
 }

@@ -241,3 +241,10 @@ pub async fn wait_disconnected(dev: &tuya_sim::DeviceHandle) {
     }
     panic!("device {} kept a closed client", dev.id());
 }
+
+/// Shuts the simulator down, bounded.
+pub async fn stop(sim: Simulator) {
+    timeout(T, sim.shutdown())
+        .await
+        .expect("shutdown timed out");
+}
