@@ -377,3 +377,63 @@ async fn serve(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quirk_and_fault_flags_parse_and_reject_unknowns() {
+        let mut q = Quirks::default();
+        for f in [
+            "own-seq",
+            "push-only=18,19",
+            "multi-dp=half-apply",
+            "min-gap=500",
+            "encrypted-errors",
+        ] {
+            parse_quirk(&mut q, f).unwrap();
+        }
+        assert!(q.own_seq && q.encrypted_errors);
+        assert_eq!(
+            q.push_only_dps,
+            vec![tuya_proto::DpId(18), tuya_proto::DpId(19)]
+        );
+        assert_eq!(q.multi_dp, MultiDp::HalfApply);
+        assert_eq!(q.min_command_gap, Some(Duration::from_millis(500)));
+        assert!(parse_quirk(&mut q, "own-sek").is_err());
+        assert!(parse_quirk(&mut q, "multi-dp=maybe").is_err());
+
+        let mut f = Faults::default();
+        for s in [
+            "drop=0.2",
+            "delay=100",
+            "close-after=3",
+            "garbage",
+            "bad-integrity",
+            "refuse-for=2000",
+        ] {
+            parse_fault(&mut f, s).unwrap();
+        }
+        assert_eq!(f.drop_ratio, 0.2);
+        assert_eq!(f.close_after_frames, Some(3));
+        assert!(f.garbage && f.bad_integrity);
+        assert!(parse_fault(&mut f, "drop=1.5").is_err());
+        assert!(parse_fault(&mut f, "delay=soon").is_err());
+    }
+
+    #[test]
+    fn devices_file_is_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("tuyactl-sim-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("devices.json");
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"[]").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"[]");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
