@@ -164,8 +164,19 @@ def run_device(dev):
         assert r and "dps" in r, "status after %d heartbeats failed: %r" % (beats, r)
         assert sim_info(dev_id)["accepted"] == accepted, "status after heartbeats needed a new connection"
 
+    def refresh():
+        # Energy plugs: DPs 18-20 are reported on request (UPDATEDPS), as a push.
+        want = {k: v for k, v in sim_status(dev_id).items() if k in ("18", "19", "20")}
+        d = make(dev)
+        r = d.updatedps([18, 19, 20])
+        d.close()
+        got = (r or {}).get("dps")
+        assert got == want, "refresh returned %r, simulator has %r" % (r, want)
+
     case("status-%s" % ver, status)
     case("set-%s" % ver, set_value)
+    if "18" in (dev.get("mapping") or {}):
+        case("refresh-%s" % ver, refresh)
     case("push-%s" % ver, push)
     case("heartbeat-%s" % ver, heartbeat)
     if "d" in conn:

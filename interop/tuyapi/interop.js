@@ -116,6 +116,26 @@ async function runDevice(dev) {
     assertEq((await simStatus(dev.id))[setDp], want, `simulator DP ${setDp}`);
   });
 
+  if ('18' in (dev.mapping || {})) {
+    await runCase(`refresh-${ver}`, async () => {
+      if (!connected) throw new Error('not connected');
+      const st = await simStatus(dev.id);
+      const want = {18: st['18'], 19: st['19'], 20: st['20']};
+      const seen = events.length;
+      // The device acknowledges UPDATEDPS, then pushes the DPs (TuyAPI's 'dp-refresh').
+      await withTimeout(device.refresh({requestedDPS: [18, 19, 20]}), 5000, 'refresh');
+      const deadline = Date.now() + 5000;
+      let got;
+      while (Date.now() < deadline && got === undefined) {
+        for (const e of events.slice(seen)) {
+          if (e && e.dps && '18' in e.dps) got = e.dps;
+        }
+        await sleep(20);
+      }
+      assertEq(got, want, 'refreshed DPs');
+    });
+  }
+
   await runCase(`push-${ver}`, async () => {
     if (!connected) throw new Error('not connected');
     const want = nextValue(pushKind, (await simStatus(dev.id))[pushDp], 1);
