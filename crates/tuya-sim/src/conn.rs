@@ -407,10 +407,13 @@ impl Conn {
             self.drop_note(Some(msg), "ignored: not a 3.4+ gateway online query".into());
             return Vec::new();
         }
-        let online: Vec<&str> = st.children.iter().map(|c| c.cid.as_str()).collect();
+        let (on, off): (Vec<_>, Vec<_>) = st.children.iter().partition(|c| c.online);
+        let cids = |v: Vec<&crate::device::Child>| -> Vec<String> {
+            v.into_iter().map(|c| c.cid.clone()).collect()
+        };
         let body = serde_json::json!({
             "reqType": "subdev_online_stat_query",
-            "data": {"online": online, "offline": [], "nearby": []}
+            "data": {"online": cids(on), "offline": cids(off), "nearby": []}
         });
         drop(st);
         let seq = self.reply_seq(msg.seq);

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `set <id\|name> <dp>=<value> …` | "physical" change, pushed to the connected client | `ok set <id> <dps json>` |
 //! | `child <id\|name> <cid> <dp>=<value> …` | gateway child change, pushed with its cid | `ok child <id> <cid> <dps json>` |
+//! | `child-offline <id\|name> <cid>` / `child-online …` | how the gateway's online query reports the child | `ok child-offline <id> <cid>` |
 //! | `offline <id\|name>` / `online <id\|name>` | drop the client and refuse connections / serve again | `ok offline <id>` |
 //! | `rekey <id\|name> <16-char key>` | re-pair: new local key, client dropped | `ok rekey <id>` (the key is not echoed) |
 //! | `faults <id\|name> <json>` | replace the faults, e.g. `{"delay_ms":200,"drop_ratio":0.1}` | `ok faults <id>` |
@@ -93,6 +94,14 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
             }
             Ok(format!("child {} {cid} {}", d.id(), json_of(&dps)))
         }
+        "child-offline" | "child-online" => {
+            let d = device(sim, words.next())?;
+            let cid = words.next().ok_or("missing cid")?;
+            if !d.set_child_online(cid, cmd == "child-online") {
+                return Err(format!("device {} has no child {cid:?}", d.id()));
+            }
+            Ok(format!("{cmd} {} {cid}", d.id()))
+        }
         "offline" | "online" => {
             let d = device(sim, words.next())?;
             d.set_online(cmd == "online");
@@ -146,7 +155,7 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
             .collect::<Vec<_>>()
             .join(" ")),
         other => Err(format!(
-            "unknown command {other:?} (set, child, offline, online, rekey, faults, quirks, status, info, list)"
+            "unknown command {other:?} (set, child, child-offline, child-online, offline, online, rekey, faults, quirks, status, info, list)"
         )),
     }
 }

@@ -34,6 +34,9 @@ pub(crate) enum Event {
 pub(crate) struct Child {
     pub cid: String,
     pub dps: Dps,
+    /// Reported by the gateway's online query; an offline child still answers with its cached
+    /// status, as real gateways do.
+    pub online: bool,
 }
 
 pub(crate) struct State {
@@ -188,6 +191,18 @@ impl DeviceHandle {
         push(&st, Some(cid.to_string()), [(dp, v)].into_iter().collect());
     }
 
+    /// Marks a gateway child online or offline (as the gateway's online query reports it).
+    /// Returns false if there is no such child.
+    pub fn set_child_online(&self, cid: &str, online: bool) -> bool {
+        match self.0.state().child_mut(cid) {
+            Some(c) => {
+                c.online = online;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Offline closes the client and refuses connections; online serves again.
     pub fn set_online(&self, online: bool) {
         let mut st = self.0.state();
@@ -309,6 +324,7 @@ pub(crate) async fn spawn(
                 .map(|c| Child {
                     cid: c.cid,
                     dps: c.dps,
+                    online: true,
                 })
                 .collect(),
             quirks: spec.quirks,

@@ -45,6 +45,13 @@ async fn control_lines_change_the_device_and_answer_ok_or_error() {
         tuya_proto::payload::StatusUpdate::parse_bytes(&c.recv().await.unwrap().payload).unwrap();
     assert_eq!(push.cid.as_deref(), Some("c1"));
     assert_eq!(execute(&sim, "status bfctl c1").unwrap(), r#"ok {"1":7}"#);
+    assert_eq!(
+        execute(&sim, "child-offline bfctl c1").unwrap(),
+        "ok child-offline bfctl c1"
+    );
+    assert!(execute(&sim, "child-online bfctl nope")
+        .unwrap()
+        .starts_with("error"));
     assert!(execute(&sim, "child bfctl nope 1=7")
         .unwrap()
         .starts_with("error"));

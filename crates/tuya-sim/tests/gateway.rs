@@ -82,6 +82,16 @@ async fn child_query_control_and_push_carry_the_cid() {
             let r = c.recv().await.unwrap();
             assert_eq!(r.cmd, Command::LanExtStream);
             assert_eq!(r.json().unwrap()["data"]["online"][0], CID, "{v}");
+            // An offline child is reported so, and still answers with its cached status.
+            assert!(dev.set_child_online(CID, false));
+            let (cmd, body) = payload::subdev_online_query();
+            c.send(cmd, body).await;
+            let j = c.recv().await.unwrap().json().unwrap();
+            assert_eq!(j["data"]["offline"][0], CID, "{v}");
+            assert_eq!(j["data"]["online"].as_array().map(Vec::len), Some(0), "{v}");
+            c.query(Some(CID)).await;
+            let st = StatusUpdate::parse_bytes(&c.recv().await.unwrap().payload).unwrap();
+            assert_eq!(st.dps, dev.child_dps(CID).unwrap(), "{v}");
         } else {
             assert!(matches!(
                 c.recv_within(std::time::Duration::from_millis(300)).await,
