@@ -1,6 +1,8 @@
 //! `tuyactl demo`: a simulated home on loopback addresses — one device per protocol version
 //! and a gateway with two sub-devices — driven end to end with tuya-local: connect, read,
-//! switch, and watch a "physical" change arrive as a push.
+//! switch, and watch a "physical" change arrive as a push. The devices are found the way a
+//! user finds real ones: the demo starts from a devices.json holding ids and keys only, hears the
+//! devices' announcements (asking the 3.5 device with REQ_DEVINFO), and merges in what it heard.
 
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
@@ -8,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::json;
+use tuya_local::discovery::{Listener, ListenerConfig};
+use tuya_local::merge::Finding;
 use tuya_local::{DevicesFile, Event, Fleet, FleetOptions, TaggedEvent};
 use tuya_proto::{DpId, DpValue, Dps, Version};
 use tuya_sim::{ChildSpec, DeviceSpec, SimOptions, Simulator};
@@ -130,20 +134,73 @@ fn show(dps: &Dps, names: &serde_json::Value) -> String {
 async fn demo(base: Ipv4Addr, step: Duration) -> anyhow::Result<ExitCode> {
     let specs = home(base);
     println!("Starting a simulated home on {base}..:");
-    let sim = Simulator::start(specs.clone(), SimOptions::default())
+    // Discovery first: a listener on loopback, devices announcing to it, and a REQ_DEVINFO
+    // probe for the 3.5 device, which real firmware may keep silent until asked.
+    let mut listener = Listener::bind(
+        ListenerConfig::on(Ipv4Addr::LOCALHOST.into(), vec![0])
+            .probe(devinfo_addr()?, Duration::from_millis(300)),
+    )
+    .await
+    .context("cannot listen for announcements on 127.0.0.1")?;
+    let port = listener.local_addrs()[0].port();
+    let opts = SimOptions {
+        announce_interval: Some(Duration::from_millis(500)),
+        announce_port_override: Some(port),
+        devinfo_listen: Some(devinfo_addr()?),
+        ..SimOptions::default()
+    };
+    let sim = Simulator::start(specs.clone(), opts)
         .await
         .map_err(|e| anyhow!("cannot start the simulated home: {e}"))?;
     for s in &specs {
-        println!(
-            "  {:<18} protocol {}  at {}:{}",
-            s.name, s.version, s.ip, s.port
-        );
+        println!("  {:<18} protocol {}", s.name, s.version);
         for c in &s.children {
             println!("    └ {:<14} sub-device {}", c.name, c.cid);
         }
     }
-    // The same devices.json a user would have (tinytuya's format).
-    let file = DevicesFile::parse(&tuya_sim::devices_json(&specs).to_string())
+    // The devices.json a user would start from: names, ids and keys, no addresses or versions.
+    let mut entries = match tuya_sim::devices_json(&specs) {
+        serde_json::Value::Array(a) => a,
+        _ => bail!("simulator wrote no device list"),
+    };
+    for e in &mut entries {
+        if e.get("ip")
+            .and_then(|v| v.as_str())
+            .is_some_and(|ip| !ip.is_empty())
+        {
+            e["ip"] = json!("");
+            e["version"] = json!("");
+        }
+    }
+    println!("\nListening for announcements (and asking 3.5 devices with REQ_DEVINFO)...");
+    let mut findings = Vec::new();
+    while findings.len() < specs.len() {
+        let ev = within(step, "discovering the devices", listener.next())
+            .await?
+            .context("discovery ended")?;
+        let d = ev.device();
+        let Some(s) = specs.iter().find(|s| s.id == d.id) else {
+            continue;
+        };
+        if findings.iter().any(|f: &Finding| f.id == d.id) {
+            continue;
+        }
+        println!(
+            "  found {:<18} at {:<12} protocol {}",
+            s.name,
+            d.ip,
+            d.version.map(|v| v.as_str()).unwrap_or("?")
+        );
+        findings.push(Finding {
+            id: d.id.clone(),
+            ip: d.ip,
+            version: d.version,
+            product_key: d.product_key.clone(),
+        });
+    }
+    drop(listener);
+    tuya_local::merge::merge(&mut entries, &findings);
+    let file = DevicesFile::parse(&serde_json::Value::Array(entries).to_string())
         .map_err(|e| anyhow!("{e}"))?;
     let configs = file
         .entries
@@ -313,4 +370,17 @@ fn check(sim: &Simulator, s: &DeviceSpec, dp: DpId, want: &DpValue) -> anyhow::R
         );
     }
     Ok(())
+}
+
+/// A loopback UDP port for the simulator's REQ_DEVINFO listener, chosen once per run.
+fn devinfo_addr() -> anyhow::Result<std::net::SocketAddr> {
+    static ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+    if let Some(a) = ADDR.get() {
+        return Ok(*a);
+    }
+    let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .context("cannot find a free UDP port on 127.0.0.1")?;
+    let a = probe.local_addr()?;
+    drop(probe);
+    Ok(*ADDR.get_or_init(|| a))
 }
