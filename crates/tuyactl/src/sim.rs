@@ -78,9 +78,9 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     write_devices: Option<PathBuf>,
 
-    /// Announce every device every SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    announce: Option<f64>,
+    /// Announce every device every SECS seconds, as real firmware does (0: never).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    announce: f64,
     /// Where announcements go (loopback by default).
     #[arg(long, default_value = "127.0.0.1")]
     announce_target: IpAddr,
@@ -267,7 +267,9 @@ fn range_text(specs: &[DeviceSpec]) -> String {
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let specs = specs(&a)?;
     let run_for = a.run_for.map(|s| secs(s, "--for")).transpose()?;
-    let announce_interval = a.announce.map(|s| secs(s, "--announce")).transpose()?;
+    let announce_interval = (a.announce > 0.0)
+        .then(|| secs(a.announce, "--announce"))
+        .transpose()?;
     let announce_target = if a.broadcast {
         IpAddr::V4(Ipv4Addr::BROADCAST)
     } else {

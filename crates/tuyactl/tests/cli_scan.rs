@@ -106,7 +106,8 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
         assert_eq!(row["version"], d["version"], "{row}");
         assert_eq!(row["key_known"], true);
     }
-    assert_eq!(out.last().unwrap()["summary"]["found"], 12);
+    // Other simulators running at the same time (other tests) may be heard too.
+    assert!(out.last().unwrap()["summary"]["found"].as_u64().unwrap() >= 12);
 
     // 2. Force scan with --update, after forgetting every address and version.
     let mut blank = listed.clone();
