@@ -26,13 +26,7 @@ pub struct Device {
 impl Device {
     /// The name, else the id, else "?".
     pub fn label(&self) -> &str {
-        if !self.name.is_empty() {
-            &self.name
-        } else if !self.id.is_empty() {
-            &self.id
-        } else {
-            "?"
-        }
+        label(&self.name, &self.id)
     }
 }
 
@@ -180,6 +174,17 @@ impl KeyStore {
             return None;
         }
         self.devices.iter().position(|d| d.id == id)
+    }
+}
+
+/// How a device is named in output: its name, else its id, else "?".
+pub(crate) fn label<'a>(name: &'a str, id: &'a str) -> &'a str {
+    if !name.is_empty() {
+        name
+    } else if !id.is_empty() {
+        id
+    } else {
+        "?"
     }
 }
 

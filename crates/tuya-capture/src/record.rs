@@ -44,13 +44,7 @@ pub struct DeviceRef {
 impl DeviceRef {
     /// The name, else the id, else "?".
     pub fn label(&self) -> &str {
-        if !self.name.is_empty() {
-            &self.name
-        } else if !self.id.is_empty() {
-            &self.id
-        } else {
-            "?"
-        }
+        crate::keys::label(&self.name, &self.id)
     }
 }
 

@@ -310,17 +310,24 @@ impl Session<'_> {
             }
             return Ok(cur);
         }
-        // Acknowledged without a push (e.g. the value did not change): trust the ack.
+        self.trust_ack(cid, missing).await;
+        Ok(self.current(cid))
+    }
+
+    /// DPs acknowledged without a push (e.g. the value did not change): take them as set.
+    async fn trust_ack(&mut self, cid: Option<&str>, dps: Dps) {
+        if dps.is_empty() {
+            return;
+        }
         self.merge(
             StatusUpdate {
-                dps: missing,
+                dps,
                 cid: cid.map(str::to_string),
                 ..Default::default()
             },
             false,
         )
         .await;
-        Ok(self.current(cid))
     }
 
     async fn go_single(&mut self, why: &str) {
@@ -338,17 +345,7 @@ impl Session<'_> {
             let one: Dps = [(*k, v.clone())].into_iter().collect();
             self.control(cid, &one).await?;
             let missing = self.await_pushes(cid, &one).await?;
-            if !missing.is_empty() {
-                self.merge(
-                    StatusUpdate {
-                        dps: missing,
-                        cid: cid.map(str::to_string),
-                        ..Default::default()
-                    },
-                    false,
-                )
-                .await;
-            }
+            self.trust_ack(cid, missing).await;
         }
         Ok(self.current(cid))
     }

@@ -112,17 +112,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The JSON form of a decoded discovery datagram.
+pub fn datagram_json(d: &discovery::Datagram) -> Value {
+    json!({
+        "kind": d.kind,
+        "seq": d.seq,
+        "cmd": u32::from(d.cmd),
+        "cmd_name": d.cmd.name(),
+        "retcode": d.retcode,
+        "integrity_ok": true,
+        "payload": d.payload,
+    })
+}
+
 fn decode_udp(bytes: &[u8]) -> Value {
     match discovery::decode(bytes) {
-        Ok(d) => json!({
-            "kind": d.kind,
-            "seq": d.seq,
-            "cmd": u32::from(d.cmd),
-            "cmd_name": d.cmd.name(),
-            "retcode": d.retcode,
-            "integrity_ok": true,
-            "payload": d.payload,
-        }),
+        Ok(d) => datagram_json(&d),
         Err(e) => error_json(bytes, &e),
     }
 }

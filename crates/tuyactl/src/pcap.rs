@@ -185,15 +185,7 @@ fn record_text(r: &Record, show_keys: bool) -> String {
 fn record_json(r: &Record, show_keys: bool) -> Value {
     let mut o = match &r.event {
         Event::Frame(m) => message_json(m, r.version.unwrap_or(tuya_proto::Version::V33), &r.bytes),
-        Event::Discovery(d) => json!({
-            "kind": d.kind,
-            "seq": d.seq,
-            "cmd": u32::from(d.cmd),
-            "cmd_name": d.cmd.name(),
-            "retcode": d.retcode,
-            "integrity_ok": true,
-            "payload": d.payload,
-        }),
+        Event::Discovery(d) => crate::decode::datagram_json(d),
         Event::SessionKey(k) => {
             let mut o = json!({"event": "session_key_negotiated"});
             if show_keys {
