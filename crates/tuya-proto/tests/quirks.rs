@@ -1,5 +1,7 @@
 //! What real firmware sends beyond the fact sheet (shared quirks notes), accepted on decode.
 
+mod common;
+use common::frame55;
 use tuya_proto::{
     payload, Codec, Command, DpId, DpValue, Dps, LocalKey, Message, Role, SessionKey, Version,
 };
@@ -198,16 +200,4 @@ fn errors_name_the_cause() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("session key"), "{e}");
-}
-
-fn frame55(seq: u32, cmd: u32, body: &[u8]) -> Vec<u8> {
-    let mut f = vec![0, 0, 0x55, 0xaa];
-    f.extend(seq.to_be_bytes());
-    f.extend(cmd.to_be_bytes());
-    f.extend(((body.len() + 8) as u32).to_be_bytes());
-    f.extend(body);
-    let crc = crc32fast::hash(&f);
-    f.extend(crc.to_be_bytes());
-    f.extend([0, 0, 0xaa, 0x55]);
-    f
 }
