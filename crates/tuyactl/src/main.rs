@@ -58,6 +58,13 @@ fn init_tracing(verbose: u8) {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` or a closed pager ends the program quietly, as command-line tools
+    // do, instead of panicking on the next println.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match cli.command {

@@ -134,3 +134,30 @@ fn stdin_streams_and_failures() {
     assert!(!ok);
     assert_eq!(out[0]["error"]["kind"], "truncated");
 }
+
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    // Like `tuyactl decode … | head -1`: the reader goes away while output is still coming.
+    let v = vectors("tinytuya-1.20.json");
+    let hex = v["vectors"][3]["args"][4].as_str().unwrap().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args(["decode", "--key", "0f1e2d3c4b5a6978", "--version", "3.3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // nobody reads
+    {
+        let mut si = child.stdin.take().unwrap();
+        for _ in 0..2000 {
+            if si.write_all(format!("{hex}\n").as_bytes()).is_err() {
+                break;
+            }
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.status.success());
+}
