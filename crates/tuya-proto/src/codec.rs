@@ -500,7 +500,7 @@ fn decode_55aa(
             if rest.is_empty() {
                 msg.plaintext = true;
             } else {
-                msg.payload = local.ecb_decrypt(rest, version).or_else(|e| {
+                msg.payload = decrypt_text(local, rest, version).or_else(|e| {
                     if looks_printable(rest) {
                         msg.plaintext = true;
                         Ok(rest.to_vec())
@@ -532,6 +532,17 @@ fn decode_55aa(
     Ok(msg)
 }
 
+/// AES-ECB decryption of a 3.1–3.3 payload, which has no MAC: under a wrong key the padding
+/// still checks out about once in 256 tries, so the plaintext must also be text (these versions
+/// carry JSON or error strings only) before it is believed.
+fn decrypt_text(key: &KeyedCipher, ct: &[u8], version: Version) -> Result<Vec<u8>, Error> {
+    let plain = key.ecb_decrypt(ct, version)?;
+    if std::str::from_utf8(&plain).is_err() {
+        return Err(Error::BadPadding(version));
+    }
+    Ok(plain)
+}
+
 fn find_offset_header<'a>(b: &'a [u8], msg: &mut Message) -> Option<&'a [u8]> {
     (1..b.len().saturating_sub(15)).find_map(|i| {
         let rest = &b[i..];
@@ -561,7 +572,7 @@ fn decode_v31(local: &KeyedCipher, payload: &[u8], msg: &mut Message) -> Result<
     let decrypted = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|_| Error::BadBase64)
-        .and_then(|ct| local.ecb_decrypt(&ct, Version::V31));
+        .and_then(|ct| decrypt_text(local, &ct, Version::V31));
     match decrypted {
         Ok(p) => msg.payload = p,
         // Unsigned text that is not our ciphertext: a plaintext message.
