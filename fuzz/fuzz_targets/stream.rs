@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let codecs: Vec<Codec> = Version::ALL
         .iter()
         .map(|&v| {
-            let mut c = Codec::new(v, key.clone(), Role::Client);
+            let mut c = Codec::with_entropy(v, key.clone(), Role::Client, test_rng());
             c.set_session_key(SessionKey::from_bytes([7; 16]));
             c
         })
@@ -30,3 +30,9 @@ fuzz_target!(|data: &[u8]| {
     }
     assert!(split.pending() <= 8192 + 18 + 4 + chunk);
 });
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}

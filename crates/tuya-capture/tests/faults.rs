@@ -62,7 +62,12 @@ fn same_per_direction(a: &[(Direction, u32, u32, Vec<u8>)], b: &[(Direction, u32
 
 /// A heartbeat from the client under the negotiated session key, for appending.
 fn extra_heartbeat(ex: &Exchange, version: Version) -> Vec<u8> {
-    let mut c = Codec::new(version, LocalKey::new(KEY).unwrap(), Role::Client);
+    let mut c = Codec::with_entropy(
+        version,
+        LocalKey::new(KEY).unwrap(),
+        Role::Client,
+        test_rng(),
+    );
     if let Some(k) = ex.session_key {
         c.set_session_key(k);
     }
@@ -416,4 +421,10 @@ fn a_reused_port_starts_a_new_connection() {
     let mut want = sent(&a);
     want.extend(sent(&b));
     same_per_direction(&frames(&recs), &want);
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

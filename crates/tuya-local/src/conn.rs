@@ -182,9 +182,8 @@ impl<'a> Session<'a> {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        let mut codec = Codec::new(v, cfg.key.clone(), Role::Client);
+        let mut codec = Codec::with_entropy(v, cfg.key.clone(), Role::Client, rand::rngs::OsRng);
         codec.set_max_len(MAX_FRAME);
-        codec.set_nonce_seed(rand::random());
         let mut s = Session {
             cfg,
             shared,

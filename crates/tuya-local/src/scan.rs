@@ -264,7 +264,7 @@ enum Probe<'a> {
 
 /// The frame that makes a device of version `v` answer, sealed with `k`'s key.
 fn probe_frame(v: Version, k: &KnownDevice, seq: u32) -> Option<Vec<u8>> {
-    let mut codec = Codec::new(v, k.key.clone(), Role::Client);
+    let mut codec = Codec::with_entropy(v, k.key.clone(), Role::Client, rand::rngs::OsRng);
     let msg = if v.uses_session_key() {
         let mut nonce = [0u8; 16];
         nonce.copy_from_slice(&rand::random::<[u8; 16]>());

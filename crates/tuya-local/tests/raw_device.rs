@@ -68,7 +68,7 @@ async fn pushes_between_requests_and_replies_are_events_not_replies() {
             let key = LocalKey::new(KEY).unwrap();
             let mut f = Fake {
                 s,
-                codec: Codec::new(V, key, Role::Device),
+                codec: Codec::with_entropy(V, key, Role::Device, test_rng()),
                 split: FrameSplitter::new(),
             };
             // 1. the connect-time query: a push first, then the reply with a seq of our own
@@ -186,7 +186,7 @@ async fn silent_device_is_dropped_after_two_missed_heartbeats() {
             let key = LocalKey::new(KEY).unwrap();
             let mut f = Fake {
                 s,
-                codec: Codec::new(V, key, Role::Device),
+                codec: Codec::with_entropy(V, key, Role::Device, test_rng()),
                 split: FrameSplitter::new(),
             };
             let q = f.next().await;
@@ -229,7 +229,7 @@ async fn a_late_reply_to_a_timed_out_request_is_not_taken_for_the_next_reply() {
             let key = LocalKey::new(KEY).unwrap();
             let mut f = Fake {
                 s,
-                codec: Codec::new(V, key, Role::Device),
+                codec: Codec::with_entropy(V, key, Role::Device, test_rng()),
                 split: FrameSplitter::new(),
             };
             let q = f.next().await;
@@ -269,4 +269,10 @@ async fn a_late_reply_to_a_timed_out_request_is_not_taken_for_the_next_reply() {
         let _f = device.await.unwrap();
     })
     .await
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

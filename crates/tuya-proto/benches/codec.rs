@@ -21,8 +21,8 @@ fn typical_dps() -> Dps {
 
 fn codecs(v: Version) -> (Codec, Codec) {
     let key = LocalKey::new("0123456789abcdef").unwrap();
-    let mut dev = Codec::new(v, key.clone(), Role::Device);
-    let mut cli = Codec::new(v, key, Role::Client);
+    let mut dev = Codec::with_entropy(v, key.clone(), Role::Device, test_rng());
+    let mut cli = Codec::with_entropy(v, key, Role::Client, test_rng());
     let sk = SessionKey::from_bytes(*b"sessionkey123456");
     dev.set_session_key(sk);
     cli.set_session_key(sk);
@@ -64,3 +64,9 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}

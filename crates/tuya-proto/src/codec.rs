@@ -1,11 +1,13 @@
 //! Messages and the per-version codec: framing + integrity + encryption, both directions.
 //!
 //! A [`Codec`] is built once per device and key, and turns [`Message`]s into wire frames and
-//! back. It holds no socket and no clock; 3.5 nonces come from a counter seeded by the caller.
+//! back. It holds no socket, no clock and no randomness: 3.5 nonces come from an
+//! [`Entropy`] source the caller gives it, 96 fresh random bits per frame.
 
 use base64::Engine as _;
 
 use crate::cipher::{crc32, v31_signature, KeyedCipher};
+use crate::entropy::{random_bytes, BoxedEntropy, Entropy};
 use crate::frame::{self, Prefix, HEADER_55AA, HEADER_6699};
 use crate::version::Framing;
 use crate::{Command, Error, LocalKey, SessionKey, Version};
@@ -68,8 +70,8 @@ pub struct Message {
     pub header: Option<[u8; 15]>,
     /// The payload travels unencrypted (3.1 queries, plaintext error strings).
     pub plaintext: bool,
-    /// 3.5 only: the GCM nonce. Decoding fills it in; encoding uses it when set, else the codec's
-    /// own counter nonce.
+    /// 3.5 only: the GCM nonce. Decoding fills it in; encoding uses it when set (replaying a
+    /// captured frame), else a fresh random nonce from the codec's entropy source.
     pub iv: Option<[u8; 12]>,
 }
 
@@ -133,15 +135,19 @@ fn v31_encrypts(cmd: Command) -> bool {
 }
 
 /// Encodes and decodes frames for one device.
-#[derive(Clone)]
+///
+/// A 3.5 codec seals frames with AES-GCM, whose security falls apart if a nonce ever repeats
+/// under one key (and the local key lives for years): it draws a fresh 96-bit random nonce per
+/// frame from the [`Entropy`] source given with [`Codec::with_entropy`]. Without one it can
+/// still decode, but refuses to encode a 3.5 frame ([`Error::NoEntropy`]) unless the message
+/// carries its own nonce.
 pub struct Codec {
     version: Version,
     role: Role,
     local: KeyedCipher,
     session: Option<KeyedCipher>,
     max_len: usize,
-    nonce_seed: [u8; 3],
-    nonce_counter: u64,
+    entropy: Option<BoxedEntropy>,
 }
 
 impl std::fmt::Debug for Codec {
@@ -163,9 +169,20 @@ impl Codec {
             local: KeyedCipher::new(key.as_bytes()),
             session: None,
             max_len: frame::DEFAULT_MAX_FRAME,
-            nonce_seed: [0; 3],
-            nonce_counter: 0,
+            entropy: None,
         }
+    }
+
+    /// A codec that can encode every version: `entropy` supplies the 3.5 GCM nonces.
+    pub fn with_entropy(
+        version: Version,
+        key: LocalKey,
+        role: Role,
+        entropy: impl Entropy + 'static,
+    ) -> Self {
+        let mut c = Self::new(version, key, role);
+        c.entropy = Some(Box::new(entropy));
+        c
     }
 
     /// The protocol version.
@@ -205,10 +222,9 @@ impl Codec {
         self.session = None;
     }
 
-    /// Seeds the 3.5 nonce generator. Nonces are `role byte ‖ seed ‖ 64-bit counter`, unique per
-    /// key as long as each side seeds differently per session (pass 3 random bytes).
-    pub fn set_nonce_seed(&mut self, seed: [u8; 3]) {
-        self.nonce_seed = seed;
+    /// Gives the codec its source of 3.5 nonces (see [`Codec::with_entropy`]).
+    pub fn set_entropy(&mut self, entropy: BoxedEntropy) {
+        self.entropy = Some(entropy);
     }
 
     /// Sets the cap on a frame's declared length.
@@ -216,16 +232,11 @@ impl Codec {
         self.max_len = max_len;
     }
 
-    fn next_iv(&mut self) -> [u8; 12] {
-        let mut iv = [0u8; 12];
-        iv[0] = match self.role {
-            Role::Client => b'C',
-            Role::Device => b'D',
-        };
-        iv[1..4].copy_from_slice(&self.nonce_seed);
-        iv[4..].copy_from_slice(&self.nonce_counter.to_be_bytes());
-        self.nonce_counter = self.nonce_counter.wrapping_add(1);
-        iv
+    /// A fresh random GCM nonce: 96 random bits, so under one key a repeat is a birthday event
+    /// at about 2^48 frames, far beyond a device's lifetime.
+    fn next_iv(&mut self) -> Result<[u8; 12], Error> {
+        let src = self.entropy.as_deref_mut().ok_or(Error::NoEntropy)?;
+        Ok(random_bytes(src))
     }
 
     fn key_for(&self, cmd: Command) -> Result<&KeyedCipher, Error> {
@@ -247,7 +258,7 @@ impl Codec {
     /// Encodes a message, appending the frame to `out`.
     pub fn encode_into(&mut self, msg: &Message, out: &mut Vec<u8>) -> Result<(), Error> {
         let iv = match (self.version.framing(), msg.iv) {
-            (Framing::Gcm, None) => Some(self.next_iv()),
+            (Framing::Gcm, None) => Some(self.next_iv()?),
             (_, iv) => iv,
         };
         let key = self.key_for(msg.cmd)?;

@@ -94,6 +94,9 @@ pub enum Error {
     /// Session negotiation: a message arrived out of order or malformed.
     #[error("session negotiation failed: {0}")]
     Negotiation(&'static str),
+    /// A 3.5 frame was to be encoded by a codec that has no entropy source for its nonce.
+    #[error("a 3.5 codec needs an entropy source for its GCM nonces (Codec::with_entropy)")]
+    NoEntropy,
     /// A payload that should be JSON is not.
     #[error("payload is not valid JSON: {0}")]
     BadJson(String),

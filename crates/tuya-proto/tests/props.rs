@@ -30,11 +30,10 @@ fn key() -> impl Strategy<Value = LocalKey> {
 }
 
 fn pair(v: Version, k: &LocalKey, sk: [u8; 16]) -> (Codec, Codec) {
-    let mut c = Codec::new(v, k.clone(), Role::Client);
-    let mut d = Codec::new(v, k.clone(), Role::Device);
+    let mut c = Codec::with_entropy(v, k.clone(), Role::Client, test_rng());
+    let mut d = Codec::with_entropy(v, k.clone(), Role::Device, test_rng());
     c.set_session_key(SessionKey::from_bytes(sk));
     d.set_session_key(SessionKey::from_bytes(sk));
-    d.set_nonce_seed([1, 2, 3]);
     (c, d)
 }
 
@@ -90,8 +89,8 @@ proptest! {
     #[test]
     fn wrong_key_is_an_error(v in version(), k1 in key(), k2 in key(), dps in dps()) {
         prop_assume!(k1 != k2);
-        let mut c = Codec::new(v, k1, Role::Client);
-        let d = Codec::new(v, k2, Role::Device);
+        let mut c = Codec::with_entropy(v, k1, Role::Client, test_rng());
+        let d = Codec::with_entropy(v, k2, Role::Device, test_rng());
         let target = payload::Target { version: v, dev_id: "x", cid: None, t: 1 };
         let (cmd, body) = payload::control(&target, &dps);
         // Negotiation frames use the local key on every version that has one.
@@ -133,7 +132,7 @@ proptest! {
         let mut s = FrameSplitter::with_max_len(4096);
         s.feed(&bytes);
         while let Some(r) = s.next_frame() { let _ = r; }
-        let mut c = Codec::new(v, LocalKey::new("0123456789abcdef").unwrap(), Role::Client);
+        let mut c = Codec::with_entropy(v, LocalKey::new("0123456789abcdef").unwrap(), Role::Client, test_rng());
         c.set_session_key(SessionKey::from_bytes([1; 16]));
         let _ = c.decode_from(&bytes, Sender::Unknown);
         let _ = discovery::decode(&bytes);
@@ -150,7 +149,7 @@ proptest! {
     #[test]
     fn negotiation_agrees(v in prop::sample::select(vec![Version::V34, Version::V35]), k in key(),
                           cn in any::<[u8; 16]>(), dn in any::<[u8; 16]>(), seq in any::<u32>()) {
-        let (mut cc, mut dc) = (Codec::new(v, k.clone(), Role::Client), Codec::new(v, k.clone(), Role::Device));
+        let (mut cc, mut dc) = (Codec::with_entropy(v, k.clone(), Role::Client, test_rng()), Codec::with_entropy(v, k.clone(), Role::Device, test_rng()));
         let mut client = ClientHandshake::new(v, k.clone(), cn, seq).unwrap();
         let mut device = DeviceHandshake::new(v, k, dn).unwrap();
         let start = dc.decode(&cc.encode(&client.start()).unwrap()).unwrap();
@@ -212,4 +211,10 @@ fn announcement_round_trip_every_version() {
         };
         assert_eq!(d.kind, kind);
     }
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

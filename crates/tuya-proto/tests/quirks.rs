@@ -22,13 +22,13 @@ fn dps() -> Dps {
 }
 
 fn device(v: Version) -> Codec {
-    let mut d = Codec::new(v, key(), Role::Device);
+    let mut d = Codec::with_entropy(v, key(), Role::Device, test_rng());
     d.set_session_key(SessionKey::from_bytes([5; 16]));
     d
 }
 
 fn client(v: Version) -> Codec {
-    let mut c = Codec::new(v, key(), Role::Client);
+    let mut c = Codec::with_entropy(v, key(), Role::Client, test_rng());
     c.set_session_key(SessionKey::from_bytes([5; 16]));
     c
 }
@@ -175,10 +175,11 @@ fn errors_name_the_cause() {
             b"{}".to_vec(),
         ))
         .unwrap();
-    let mut other = Codec::new(
+    let mut other = Codec::with_entropy(
         Version::V34,
         LocalKey::new("ffffffffffffffff").unwrap(),
         Role::Client,
+        test_rng(),
     );
     other.set_session_key(SessionKey::from_bytes([6; 16]));
     let e = other.decode(&wire).unwrap_err().to_string();
@@ -195,9 +196,15 @@ fn errors_name_the_cause() {
     let e = client(Version::V33).decode(&wire).unwrap_err().to_string();
     assert!(e.contains("--version"), "{e}");
     // No session key yet.
-    let e = Codec::new(Version::V35, key(), Role::Client)
+    let e = Codec::with_entropy(Version::V35, key(), Role::Client, test_rng())
         .decode(&wire)
         .unwrap_err()
         .to_string();
     assert!(e.contains("session key"), "{e}");
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

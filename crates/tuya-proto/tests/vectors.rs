@@ -17,7 +17,7 @@ fn load(name: &str) -> Value {
 }
 
 fn codec(version: Version, key: &str, session: Option<SessionKey>, role: Role) -> Codec {
-    let mut c = Codec::new(version, LocalKey::new(key).unwrap(), role);
+    let mut c = Codec::with_entropy(version, LocalKey::new(key).unwrap(), role, test_rng());
     if let Some(s) = session {
         c.set_session_key(s);
     }
@@ -409,4 +409,10 @@ fn real_device_frames() {
     assert_eq!(f.len(), 138);
     let c31 = codec(Version::V31, "0123456789abcdef", None, Role::Device);
     assert_eq!(c31.decode(&f).unwrap().payload, q);
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

@@ -39,7 +39,9 @@ pub(crate) async fn serve(
     let mut codec = Codec::new(dev.version, key, Role::Device);
     codec.set_max_len(MAX_FRAME);
     let mut rng = StdRng::seed_from_u64(dev.seed ^ conn_id.wrapping_mul(0xA24B_AED4_963E_E407));
-    codec.set_nonce_seed(rng.gen());
+    codec.set_entropy(Box::new(
+        StdRng::from_rng(&mut rng).unwrap_or_else(|_| StdRng::seed_from_u64(conn_id)),
+    ));
     let mut conn = Conn {
         dev: dev.clone(),
         peer,

@@ -33,8 +33,8 @@ impl Conv {
         let k = LocalKey::new(key).unwrap();
         Self {
             tcp: TcpConversation::new(client.parse().unwrap(), device.parse().unwrap()),
-            client: Codec::new(version, k.clone(), Role::Client),
-            device: Codec::new(version, k, Role::Device),
+            client: Codec::with_entropy(version, k.clone(), Role::Client, test_rng()),
+            device: Codec::with_entropy(version, k, Role::Device, test_rng()),
         }
     }
     fn client_sends(&mut self, m: &Message) -> Vec<u8> {
@@ -397,4 +397,10 @@ fn a_capture_on_standard_input_decodes() {
     let text = String::from_utf8(out.stdout).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["summary"]["decoded"], 8, "{text}");
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

@@ -128,14 +128,12 @@ pub fn run_exchange(version: Version, ip: &str, dev_id: &str) -> Exchange {
     let dlog = log.clone();
     let dkey = key.clone();
     let did = dev_id.to_string();
-    let seed: [u8; 3] = rng.gen();
     let device = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let mut codec = Codec::new(version, dkey.clone(), Role::Device);
-        codec.set_nonce_seed(seed);
+        let codec = Codec::with_entropy(version, dkey.clone(), Role::Device, test_rng());
         let side = Side {
             stream,
             from_client: false,
@@ -151,8 +149,7 @@ pub fn run_exchange(version: Version, ip: &str, dev_id: &str) -> Exchange {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let client_addr = stream.local_addr().unwrap();
-    let mut codec = Codec::new(version, key.clone(), Role::Client);
-    codec.set_nonce_seed(rng.gen());
+    let codec = Codec::with_entropy(version, key.clone(), Role::Client, test_rng());
     let mut c = Side {
         stream,
         from_client: true,
@@ -240,4 +237,10 @@ pub fn devices_json(entries: &[(&str, &str, &str, Option<&str>)]) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&list).unwrap()
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

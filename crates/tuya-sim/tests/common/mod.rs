@@ -76,7 +76,12 @@ impl Client {
             .expect("connect");
         Client {
             stream,
-            codec: Codec::new(version, LocalKey::new(key).unwrap(), Role::Client),
+            codec: Codec::with_entropy(
+                version,
+                LocalKey::new(key).unwrap(),
+                Role::Client,
+                test_rng(),
+            ),
             split: FrameSplitter::new(),
             buf: vec![0; 4096],
             seq: 0,
@@ -247,4 +252,10 @@ pub async fn stop(sim: Simulator) {
     timeout(T, sim.shutdown())
         .await
         .expect("shutdown timed out");
+}
+
+/// A deterministic, per-codec-distinct entropy source for tests.
+fn test_rng() -> rand::rngs::StdRng {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
