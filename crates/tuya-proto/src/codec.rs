@@ -227,6 +227,14 @@ impl Codec {
         self.entropy = Some(entropy);
     }
 
+    /// The entropy source, for other nonces drawn on the same connection.
+    pub(crate) fn entropy(&mut self) -> Option<&mut dyn Entropy> {
+        match &mut self.entropy {
+            Some(e) => Some(e.as_mut()),
+            None => None,
+        }
+    }
+
     /// Sets the cap on a frame's declared length.
     pub fn set_max_len(&mut self, max_len: usize) {
         self.max_len = max_len;

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod cipher;
+pub mod client;
 pub mod codec;
 pub mod command;
 pub mod discovery;
