@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc, oneshot, Semaphore};
 use tokio::time::{timeout_at, Instant};
+use tuya_proto::client::{self, Op, Output};
 use tuya_proto::{Command, DpId, DpValue, Dps, Version};
 
 use crate::config::DeviceConfig;
@@ -21,18 +22,7 @@ pub struct TaggedEvent {
     pub event: Event,
 }
 
-/// A reply to a raw command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawReply {
-    /// Command of the reply.
-    pub cmd: Command,
-    /// Its sequence number.
-    pub seq: u32,
-    /// Return code, when the frame had one.
-    pub retcode: Option<u32>,
-    /// Decrypted payload.
-    pub payload: Vec<u8>,
-}
+pub use tuya_proto::client::RawReply;
 
 /// What the connection knows about the device, shared with every handle.
 #[derive(Debug, Default)]
@@ -76,31 +66,17 @@ impl Shared {
     }
 }
 
-pub(crate) enum Op {
-    Status,
-    Set(Dps),
-    Refresh(Vec<DpId>),
-    Raw(Command, Vec<u8>),
-}
-
-impl Op {
-    /// Safe to send again after a reconnect: reads change nothing.
-    pub fn idempotent(&self) -> bool {
-        matches!(self, Op::Status | Op::Refresh(_))
-    }
-}
-
-pub(crate) enum Output {
-    Dps(Dps),
-    Done,
-    Raw(RawReply),
-}
-
+/// A caller's request and where its answer goes.
 pub(crate) struct Request {
-    pub op: Op,
-    pub cid: Option<String>,
-    pub deadline: Instant,
+    pub req: client::Request,
     pub reply: oneshot::Sender<Result<Output>>,
+}
+
+impl Request {
+    /// When the caller gives up on it.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.req.deadline
+    }
 }
 
 /// A handle to one device's persistent connection. Clones share the connection; the connection
@@ -263,9 +239,11 @@ impl Device {
         let deadline = Instant::now() + self.cfg.command_deadline;
         let (tx, rx) = oneshot::channel();
         let req = Box::new(Request {
-            op,
-            cid,
-            deadline,
+            req: client::Request {
+                op,
+                cid,
+                deadline: Some(deadline.into_std()),
+            },
             reply: tx,
         });
         match timeout_at(deadline, self.tx.send(req)).await {

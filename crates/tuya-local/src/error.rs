@@ -1,5 +1,6 @@
 //! The client's error type: every variant names a cause a user can act on.
 
+use tuya_proto::client::ClientError;
 use tuya_proto::Version;
 
 /// What went wrong talking to a device.
@@ -23,7 +24,13 @@ pub enum Error {
     /// No version answered during auto-detection.
     #[error("could not detect the protocol version: {0}")]
     UnknownVersion(String),
-    /// The device accepted the connection and dropped it at once, or refused it.
+    /// Nothing accepts connections at the device's address and port.
+    #[error("connection refused: {0}")]
+    Refused(String),
+    /// 3.4/3.5 session negotiation failed for a reason other than the key.
+    #[error("session negotiation failed: {0} (does the device speak this version? omit --version to auto-detect)")]
+    Negotiation(String),
+    /// The device accepted the connection and dropped it at once.
     #[error("device busy: {0} (a device serves one client at a time: close the Smart Life app, Home Assistant or any other local client)")]
     Busy(String),
     /// No reply in time.
@@ -47,26 +54,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// Classifies a protocol decode error: keys and versions are what a user can fix.
-    pub(crate) fn from_proto(version: Version, e: &tuya_proto::Error) -> Self {
-        use tuya_proto::Error as P;
-        match e {
-            P::HmacMismatch
-            | P::TagMismatch
-            | P::BadPadding(_)
-            | P::SignatureMismatch
-            | P::NegotiationBadDeviceHmac
-            | P::NegotiationBadClientHmac => Error::WrongKey(e.to_string()),
-            P::CrcMismatch(_) => Error::Corrupt(e.to_string()),
-            P::WrongFraming { .. } | P::BadBase64 | P::BadBlockLength(_) => Error::WrongVersion {
-                tried: version,
-                detail: e.to_string(),
-            },
-            P::Device(s) => Error::Device(s.clone()),
-            other => Error::Device(format!("undecodable frame: {other}")),
-        }
-    }
-
     /// Whether retrying on a new connection cannot help without the user changing something.
     pub fn is_permanent(&self) -> bool {
         matches!(
@@ -74,6 +61,42 @@ impl Error {
             Error::WrongKey(_) | Error::WrongVersion { .. } | Error::Config(_)
         )
     }
+
+    /// The TCP connection itself failed: the host is not there, or nothing listens.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Offline(_) | Error::Refused(_))
+    }
+}
+
+impl From<ClientError> for Error {
+    fn from(e: ClientError) -> Self {
+        use ClientError as C;
+        match e {
+            C::WrongKey { detail, .. } => Error::WrongKey(detail),
+            C::WrongVersion { tried, detail } => Error::WrongVersion { tried, detail },
+            C::Corrupt { source } => Error::Corrupt(source.to_string()),
+            C::Undecodable { source } => Error::Device(format!("undecodable frame: {source}")),
+            C::Busy { detail } => Error::Busy(detail),
+            e @ C::Timeout { .. } => Error::Timeout(strip(&e, "timed out: ")),
+            e @ C::Unresponsive { .. } => Error::Offline(e.to_string()),
+            e @ (C::Expired | C::QueueFull(_)) => Error::Timeout(e.to_string()),
+            e @ (C::ConnectionLost(_) | C::MaybeApplied(_)) => {
+                Error::ConnectionLost(strip(&e, "connection lost: "))
+            }
+            C::Device(text) => Error::Device(text),
+            e @ (C::TooLarge { .. } | C::Encode { .. }) => Error::Config(e.to_string()),
+            C::Negotiation(why) => Error::Negotiation(why),
+            C::UnknownVersion(why) => Error::UnknownVersion(why),
+            C::Closed => Error::Closed,
+            e => Error::Device(e.to_string()),
+        }
+    }
+}
+
+/// The engine's message without the prefix our own variant's message adds again.
+fn strip(e: &ClientError, prefix: &str) -> String {
+    let s = e.to_string();
+    s.strip_prefix(prefix).map(str::to_string).unwrap_or(s)
 }
 
 /// Shorthand for results of this crate.

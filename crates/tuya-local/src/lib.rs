@@ -27,15 +27,14 @@
 
 pub mod config;
 mod conn;
-mod detect;
 pub mod device;
 pub mod devices;
 pub mod discovery;
 pub mod error;
 pub mod event;
 pub mod fleet;
+mod link;
 pub mod merge;
-mod ops;
 pub mod scan;
 
 pub use config::DeviceConfig;

@@ -21,7 +21,8 @@ const MAX_NEGOTIATIONS: u8 = 4;
 enum Phase {
     /// 3.4/3.5: waiting for SESS_KEY_NEG_RESP.
     Negotiating {
-        hs: ClientHandshake,
+        // Boxed: it holds a keyed cipher only needed for one round trip.
+        hs: Box<ClientHandshake>,
         deadline: Instant,
     },
     /// The first read (proof of key and version) is in flight.
@@ -372,10 +373,13 @@ impl Connection {
 
     /// Encodes and queues a frame, keeping the minimum gap; returns when it goes out.
     fn send_msg(&mut self, msg: &Message) -> Result<Instant, ClientError> {
-        let wire = self.codec.encode(msg).map_err(|source| ClientError::Encode {
-            cmd: msg.cmd,
-            source,
-        })?;
+        let wire = self
+            .codec
+            .encode(msg)
+            .map_err(|source| ClientError::Encode {
+                cmd: msg.cmd,
+                source,
+            })?;
         if wire.len() > self.cfg.max_frame_out {
             return Err(ClientError::TooLarge {
                 cmd: msg.cmd.name(),
@@ -408,7 +412,7 @@ impl Connection {
             Ok(h) => h,
             Err(e) => return self.close_with(ClientError::Negotiation(e.to_string())),
         };
-        let mut hs = hs;
+        let mut hs = Box::new(hs);
         let start = hs.start();
         match self.send_msg(&start) {
             Ok(at) => {
@@ -423,7 +427,7 @@ impl Connection {
     }
 
     fn codec_entropy(&mut self) -> Option<[u8; 16]> {
-        self.codec.entropy().map(|e| random_bytes(e))
+        self.codec.entropy().map(random_bytes)
     }
 
     fn on_negotiation_reply(&mut self, m: &Message) {
@@ -641,9 +645,8 @@ impl Connection {
         // single frame back means a wrong key (≤3.3 devices ignore what they cannot decrypt),
         // a wrong version, or not a Tuya device. A gateway refusing a cid-less query or a slow
         // device leave the session usable.
-        let fatal = e.is_permanent()
-            || matches!(e, ClientError::Corrupt { .. })
-            || self.frames_in == 0;
+        let fatal =
+            e.is_permanent() || matches!(e, ClientError::Corrupt { .. }) || self.frames_in == 0;
         fatal.then_some(e)
     }
 
@@ -689,7 +692,9 @@ impl Connection {
         };
         self.phase = Phase::Closed;
         self.wait = None;
+        // Nothing more goes out on a connection that is over.
         self.gated.clear();
+        self.out.clear();
         if let Some(task) = self.task.take() {
             if let Purpose::Caller(id, req) = task.purpose {
                 if req.op.idempotent() {

@@ -82,9 +82,15 @@ mod tests {
             m.merge(&u(Some(&format!("c{i}")), &[(1, 1)]));
         }
         assert_eq!(m.children.len(), MAX_CHILDREN);
-        let want: Dps = [(DpId(1), DpValue::Integer(1)), (DpId(2), DpValue::Integer(9))]
-            .into_iter()
-            .collect();
-        assert_eq!(m.missing(None, &want).keys().collect::<Vec<_>>(), [&DpId(2)]);
+        let want: Dps = [
+            (DpId(1), DpValue::Integer(1)),
+            (DpId(2), DpValue::Integer(9)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            m.missing(None, &want).keys().collect::<Vec<_>>(),
+            [&DpId(2)]
+        );
     }
 }
