@@ -82,8 +82,9 @@ mod tests {
             m.merge(&u(Some(&format!("c{i}")), &[(1, 1)]));
         }
         assert_eq!(m.children.len(), MAX_CHILDREN);
+        // DP 1 is 0 since the merge of `many`.
         let want: Dps = [
-            (DpId(1), DpValue::Integer(1)),
+            (DpId(1), DpValue::Integer(0)),
             (DpId(2), DpValue::Integer(9)),
         ]
         .into_iter()
