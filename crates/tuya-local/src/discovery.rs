@@ -146,7 +146,7 @@ impl Drop for Listener {
     }
 }
 
-fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+pub(crate) fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Other tools (and the simulator's REQ_DEVINFO listener) may hold the same well-known ports.

@@ -141,6 +141,7 @@ async fn force_scan_identifies_scattered_devices() {
         probe_timeout: Duration::from_millis(400),
         connect_timeout: Duration::from_millis(400),
         concurrency: 64,
+        devinfo_port: None,
         ..ScanConfig::default()
     };
     let reports = timeout(
@@ -157,7 +158,8 @@ async fn force_scan_identifies_scattered_devices() {
             HostState::Identified {
                 id: s.id.clone(),
                 name: Some(s.name.clone()),
-                version: s.version
+                version: s.version,
+                via: scan::Via::Tcp,
             },
             "{}",
             s.ip

@@ -52,9 +52,12 @@ pub struct Args {
     /// address, port 7000).
     #[arg(long)]
     pub probe_target: Option<SocketAddr>,
-    /// Do not send the REQ_DEVINFO probe.
+    /// Do not send the REQ_DEVINFO probe (with --subnet: skip the unicast REQ_DEVINFO pass).
     #[arg(long)]
     pub no_probe: bool,
+    /// With --subnet: the UDP port of the unicast REQ_DEVINFO pass (devices listen on 7000).
+    #[arg(long, default_value_t = tuya_proto::discovery::PORT_DEVINFO)]
+    pub devinfo_port: u16,
 }
 
 /// One row of the report.
@@ -137,6 +140,10 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
             concurrency: a.concurrency,
             connect_timeout: Duration::from_millis(a.probe_timeout),
             probe_timeout: Duration::from_millis(a.probe_timeout),
+            devinfo_port: (!a.no_probe).then_some(a.devinfo_port),
+            // Answers come to the IP we name, on the port we send from.
+            devinfo_bind: Some(SocketAddr::new(a.bind, a.devinfo_port)),
+            devinfo_wait: Duration::from_millis(a.probe_timeout),
             ..ScanConfig::default()
         };
         let bar = (std::io::stderr().is_terminal() && !a.json).then(|| {
@@ -170,7 +177,12 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
                 HostState::Unidentified => {
                     unidentified.push((r.ip, "answers, but to none of the keys in devices.json"))
                 }
-                HostState::Identified { id, name, version } => {
+                HostState::Unfinished => {
+                    unidentified.push((r.ip, "not finished: the scan's time ran out"))
+                }
+                HostState::Identified {
+                    id, name, version, ..
+                } => {
                     rows.insert(
                         id.clone(),
                         Row {
