@@ -3,6 +3,8 @@
 //! forward by adding durations; no sockets, no sleeping, seeded randomness).
 #![allow(dead_code)]
 
+pub mod drive;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
