@@ -1,4 +1,5 @@
-//! Discovery: periodic announcements, and answers to REQ_DEVINFO (3.5 devices).
+//! Discovery: periodic announcements, and answers to REQ_DEVINFO (3.5 devices, or as
+//! `Firmware::answers_devinfo` says).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -6,10 +7,15 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 use tuya_proto::discovery::{self, Announcement};
-use tuya_proto::Version;
 
 use crate::device::DeviceHandle;
 use crate::{SimError, SimOptions};
+
+/// Receive buffer for REQ_DEVINFO: requests are ~100 bytes; a longer datagram is cut short and
+/// then fails to decode, so it is ignored.
+const DEVINFO_BUF: usize = 2048;
+/// Pause after a socket error, so a failing socket does not spin.
+const SOCKET_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The announcement a device sends, as real firmware fills it in.
 fn announcement(d: &DeviceHandle) -> Announcement {
@@ -94,8 +100,13 @@ async fn send_from(ip: IpAddr, to: SocketAddr, bytes: &[u8]) {
     }
 }
 
-/// Answers REQ_DEVINFO datagrams: every online, unconnected 3.5 device sends its announcement
-/// back to the requester's address.
+/// Whether the device answers REQ_DEVINFO now: its firmware does, and it is [`announcing`].
+fn answers_devinfo(d: &DeviceHandle) -> bool {
+    d.firmware().answers_devinfo_for(d.version()) && announcing(d)
+}
+
+/// Answers REQ_DEVINFO datagrams: every online, unconnected device whose firmware answers them
+/// (3.5 by default) sends its announcement back to the requester's address.
 pub(crate) async fn spawn_devinfo(
     devices: Vec<DeviceHandle>,
     addr: SocketAddr,
@@ -103,19 +114,15 @@ pub(crate) async fn spawn_devinfo(
     let sock = UdpSocket::bind(addr)
         .await
         .map_err(|source| SimError::Devinfo { addr, source })?;
-    let v35: Vec<DeviceHandle> = devices
-        .into_iter()
-        .filter(|d| d.version() == Version::V35)
-        .collect();
     Ok(tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; DEVINFO_BUF];
         let mut counter: u64 = 0;
         loop {
             let (n, from) = match sock.recv_from(&mut buf).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::debug!("REQ_DEVINFO listener: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(SOCKET_BACKOFF).await;
                     continue;
                 }
             };
@@ -130,7 +137,7 @@ pub(crate) async fn spawn_devinfo(
                     continue;
                 }
             }
-            for d in v35.iter().filter(|d| announcing(d)) {
+            for d in devices.iter().filter(|d| answers_devinfo(d)) {
                 counter += 1;
                 let bytes =
                     discovery::encode_announcement(&announcement(d), d.version(), iv(counter));
