@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub online: bool,
     /// Connected clients (at most `firmware.max_clients`), by connection number.
     clients: Vec<(u64, mpsc::Sender<Event>)>,
+    /// 3.4/3.5 negotiations started so far, on any connection (`zero_key_handshakes`).
+    pub handshakes: u32,
     /// The device's own frame counter (pushes; replies under `own_seq`).
     seq: u32,
     /// When the last accepted command arrived (`min_command_gap`).
@@ -352,6 +354,7 @@ pub(crate) async fn spawn(
             firmware: spec.firmware,
             online: true,
             clients: Vec::new(),
+            handshakes: 0,
             seq: (seed % 20_000) as u32 + 1,
             last_command: None,
             header_counter: 0,

@@ -35,6 +35,7 @@ mod config;
 mod conn;
 pub mod control;
 mod device;
+mod rules;
 mod spec;
 mod traffic;
 
