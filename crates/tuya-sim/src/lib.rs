@@ -99,6 +99,10 @@ pub struct SimOptions {
     /// Listen here for REQ_DEVINFO datagrams (real devices: 0.0.0.0:7000); the devices whose
     /// firmware answers them (3.5 by default, see `Firmware::answers_devinfo`) answer.
     pub devinfo_listen: Option<SocketAddr>,
+    /// Also listen on UDP `<device ip>:PORT` of every device whose firmware answers
+    /// REQ_DEVINFO (real devices: 7000), and answer a unicast request there to the ip it names
+    /// (the sender's own or loopback only), at the request's source port.
+    pub devinfo_unicast_port: Option<u16>,
     /// Seed of the simulator's randomness (nonces, drop decisions); 0 = from the OS.
     pub seed: u64,
     /// Receives one event per frame received or sent (request/response log).
@@ -112,6 +116,7 @@ impl Default for SimOptions {
             announce_target: IpAddr::V4(Ipv4Addr::LOCALHOST),
             announce_port_override: None,
             devinfo_listen: None,
+            devinfo_unicast_port: None,
             seed: 0,
             traffic: None,
         }
@@ -125,6 +130,7 @@ impl std::fmt::Debug for SimOptions {
             .field("announce_target", &self.announce_target)
             .field("announce_port_override", &self.announce_port_override)
             .field("devinfo_listen", &self.devinfo_listen)
+            .field("devinfo_unicast_port", &self.devinfo_unicast_port)
             .field("seed", &self.seed)
             .field("traffic", &self.traffic.is_some())
             .finish()
@@ -184,6 +190,12 @@ impl Simulator {
         if let Some(addr) = opts.devinfo_listen {
             match announce::spawn_devinfo(devices.clone(), addr).await {
                 Ok(t) => tasks.push(t),
+                Err(e) => return Err(abort_all(&tasks, e)),
+            }
+        }
+        if let Some(port) = opts.devinfo_unicast_port {
+            match announce::spawn_devinfo_unicast(&devices, port).await {
+                Ok(t) => tasks.extend(t),
                 Err(e) => return Err(abort_all(&tasks, e)),
             }
         }

@@ -3,15 +3,19 @@
 
 mod common;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use tokio::io::AsyncWriteExt;
+use tokio::net::UdpSocket;
 use tokio::time::{timeout, Instant};
+use tuya_proto::discovery;
 use tuya_proto::payload::{self, Target};
 use tuya_proto::session::derive_session_key;
 use tuya_proto::{Codec, Command, DpId, DpValue, LocalKey, Message, Role, SessionKey, Version};
-use tuya_sim::{DeviceHandle, DeviceSpec, Firmware};
+use tuya_sim::{DeviceHandle, DeviceSpec, Firmware, SimOptions, Simulator, TrafficEvent};
 
 /// What `Client::negotiate` sends as its nonce.
 const CLIENT_NONCE: &[u8; 16] = b"client-nonce-016";
@@ -447,5 +451,101 @@ async fn idle_close_counts_from_the_last_frame_not_the_last_byte() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_answered(&mut c, "kept alive by frames").await;
+    stop(sim).await;
+}
+
+async fn recv_announcement(sock: &UdpSocket, d: Duration) -> Option<(String, SocketAddr)> {
+    let mut buf = vec![0u8; 4096];
+    let (n, from) = timeout(d, sock.recv_from(&mut buf)).await.ok()?.ok()?;
+    let a = discovery::decode(&buf[..n]).ok()?.announcement()?;
+    Some((a.gw_id, from))
+}
+
+#[tokio::test]
+async fn req_devinfo_is_answered_on_the_devices_own_address() {
+    let mut yes33 = spec("bffwdi33y", Version::V33, ip(19, 92));
+    yes33.firmware.answers_devinfo = Some(true);
+    let specs = vec![
+        spec("bffwdi35", Version::V35, ip(19, 90)),
+        spec("bffwdi33", Version::V33, ip(19, 91)),
+        yes33,
+    ];
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<TrafficEvent>();
+    let opts = SimOptions {
+        devinfo_unicast_port: Some(7000),
+        seed: 5,
+        traffic: Some(Arc::new(move |ev: &TrafficEvent| {
+            let _ = tx.send(ev.clone());
+        })),
+        ..Default::default()
+    };
+    let sim = timeout(T, Simulator::start(specs, opts))
+        .await
+        .expect("start timed out")
+        .expect("simulator starts");
+    let sock = timeout(T, UdpSocket::bind("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .unwrap();
+    let me = sock.local_addr().unwrap();
+    let ask = |named: &str| discovery::encode_devinfo_request(named, [9; 12]);
+    let to = |host: u8| SocketAddr::new(ip(19, host).into(), 7000);
+    let send = |bytes: Vec<u8>, dst: SocketAddr| {
+        let sock = &sock;
+        async move {
+            timeout(T, sock.send_to(&bytes, dst))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    };
+
+    send(ask(&me.ip().to_string()), to(90)).await;
+    let (id, from) = recv_announcement(&sock, T)
+        .await
+        .expect("a 3.5 device answers");
+    assert_eq!(
+        (id.as_str(), from),
+        ("bffwdi35", to(90)),
+        "from its own address"
+    );
+
+    send(ask(&me.ip().to_string()), to(91)).await;
+    assert!(
+        recv_announcement(&sock, QUIET).await.is_none(),
+        "a 3.3 device does not answer"
+    );
+    send(ask(&me.ip().to_string()), to(92)).await;
+    let (id, _) = recv_announcement(&sock, T)
+        .await
+        .expect("answers_devinfo: true");
+    assert_eq!(id, "bffwdi33y");
+
+    // A request naming a third party is refused (the device logs why), not reflected.
+    send(ask("192.0.2.1"), to(90)).await;
+    let deadline = Instant::now() + T;
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("no refusal logged")
+            .expect("sink alive");
+        let note = ev.note.clone().unwrap_or_default();
+        assert!(!note.contains("answered to 192.0.2.1"), "{ev}");
+        if ev.device == "bffwdi35" && note.contains("192.0.2.1") {
+            break;
+        }
+    }
+    assert!(recv_announcement(&sock, QUIET).await.is_none());
+
+    // A connected device keeps quiet, like its announcements.
+    let dev = sim.device("bffwdi35").unwrap();
+    let c = Client::connect(dev.addr(), Version::V35, KEY, "bffwdi35").await;
+    wait_connected(&dev).await;
+    send(ask(&me.ip().to_string()), to(90)).await;
+    assert!(recv_announcement(&sock, QUIET).await.is_none(), "connected");
+    drop(c);
+    wait_disconnected(&dev).await;
+    send(ask(&me.ip().to_string()), to(90)).await;
+    assert!(recv_announcement(&sock, T).await.is_some(), "answers again");
     stop(sim).await;
 }

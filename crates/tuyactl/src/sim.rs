@@ -93,6 +93,10 @@ pub struct Args {
     /// Answer REQ_DEVINFO datagrams received here (3.5 devices), e.g. 127.0.0.1:7000.
     #[arg(long, value_name = "ADDR")]
     devinfo_listen: Option<SocketAddr>,
+    /// Also answer REQ_DEVINFO on each answering device's own address at this UDP port (real
+    /// devices: 7000), to the requester named in the request (its own address or loopback).
+    #[arg(long, value_name = "PORT")]
+    devinfo_unicast_port: Option<u16>,
 
     /// Log requests and responses as JSON lines (stderr) instead of text.
     #[arg(long)]
@@ -304,6 +308,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         announce_target,
         announce_port_override: a.announce_port,
         devinfo_listen: a.devinfo_listen,
+        devinfo_unicast_port: a.devinfo_unicast_port,
         seed: a.seed,
         traffic,
     };
