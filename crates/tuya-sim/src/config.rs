@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tuya_proto::dp::dps_from_json;
 use tuya_proto::{DpId, DpValue, Dps, Version};
 
-use crate::spec::{ChildSpec, DeviceSpec, Faults, Quirks, DEFAULT_PORT};
+use crate::spec::{ChildSpec, DeviceSpec, Faults, Firmware, Quirks, DEFAULT_PORT};
 use crate::SimError;
 
 #[derive(Deserialize)]
@@ -35,6 +35,8 @@ struct ConfigDevice {
     quirks: Quirks,
     #[serde(default)]
     faults: Faults,
+    #[serde(default)]
+    firmware: Firmware,
     #[serde(default)]
     heartbeat_timeout_secs: Option<f64>,
     #[serde(default)]
@@ -78,12 +80,16 @@ fn dps_of(v: Option<Value>, who: &str) -> Result<Dps, SimError> {
 ///              "encrypted_errors": false},
 ///   "faults": {"delay_ms": 100, "drop_ratio": 0.1, "close_after_frames": 10,
 ///              "garbage": false, "bad_integrity": false, "refuse_for_ms": 2000},
+///   "firmware": {"max_clients": 3, "strict_seq": true, "zero_key_is_no_key": true,
+///                "zero_key_handshakes": 0, "pre_session_limit": 3, "max_frame": 4096,
+///                "close_on_bad_frame": true, "answers_devinfo": null},
 ///   "children": [{"cid": "a4c1380000000001", "name": "Sensor", "dps": {"1": 21}}]
 /// }
 /// ```
 ///
 /// Only `id`, `key`, `version` and `ip` are required; unknown fields are errors (typos show).
-/// `multi_dp` is one of `accept`, `reject`, `half_apply`.
+/// `multi_dp` is one of `accept`, `reject`, `half_apply`. `firmware` fields are those of
+/// [`crate::Firmware`] (all optional; `answers_devinfo` null = 3.5 devices only).
 pub fn load_config(json: &str) -> Result<Vec<DeviceSpec>, SimError> {
     let cfg = |e: serde_json::Error| SimError::Config(e.to_string());
     let mut v: Value = serde_json::from_str(json).map_err(cfg)?;
@@ -112,6 +118,7 @@ pub fn load_config(json: &str) -> Result<Vec<DeviceSpec>, SimError> {
             s.device22 = d.device22;
             s.quirks = d.quirks;
             s.faults = d.faults;
+            s.firmware = d.firmware;
             if let Some(t) = d.heartbeat_timeout_secs {
                 if !(t.is_finite() && t > 0.0 && t < 86_400.0) {
                     return Err(SimError::Config(format!(
@@ -333,5 +340,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("dsp"), "{e}");
+    }
+
+    #[test]
+    fn config_reads_firmware_rules_and_refuses_unknown_ones() {
+        let specs = load_config(
+            r#"[{"id":"a","key":"0123456789abcdef","version":"3.5","ip":"127.0.1.9",
+                "firmware":{"max_clients":3,"strict_seq":true,"zero_key_is_no_key":true,
+                "zero_key_handshakes":2,"pre_session_limit":3,"max_frame":4096,
+                "close_on_bad_frame":true,"answers_devinfo":false}},
+               {"id":"b","key":"0123456789abcdef","version":"3.3","ip":"127.0.1.10"}]"#,
+        )
+        .unwrap();
+        let f = &specs[0].firmware;
+        assert_eq!(f.max_clients, 3);
+        assert!(f.strict_seq && f.zero_key_is_no_key && f.close_on_bad_frame);
+        assert_eq!(f.zero_key_handshakes, 2);
+        assert_eq!((f.pre_session_limit, f.max_frame), (Some(3), Some(4096)));
+        assert!(!f.answers_devinfo_for(Version::V35));
+        assert_eq!(specs[1].firmware, Firmware::default());
+        let e = load_config(
+            r#"[{"id":"x","key":"0123456789abcdef","version":"3.3","ip":"127.0.0.1",
+                "firmware":{"strict_sequence":true}}]"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("strict_sequence"), "{e}");
     }
 }

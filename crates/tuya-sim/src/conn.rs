@@ -1,4 +1,5 @@
-//! One client connection: the device side of the protocol, with quirks and faults applied.
+//! One client connection: the device side of the protocol, with quirks, faults and firmware
+//! rules applied.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tuya_proto::session::DeviceHandshake;
 use tuya_proto::{Codec, Command, Dps, Message, Role, Version};
 
 use crate::device::{Device, Event};
+use crate::rules::{self, Screen, Verdict};
 use crate::spec::MultiDp;
 use crate::traffic::{self, Direction};
 
@@ -42,11 +44,13 @@ pub(crate) async fn serve(
     codec.set_entropy(Box::new(
         StdRng::from_rng(&mut rng).unwrap_or_else(|_| StdRng::seed_from_u64(conn_id)),
     ));
+    let split_cap = rules::splitter_cap(&dev.state().firmware, MAX_FRAME);
     let mut conn = Conn {
         dev: dev.clone(),
         peer,
         codec,
-        splitter: FrameSplitter::with_max_len(MAX_FRAME),
+        splitter: FrameSplitter::with_max_len(split_cap),
+        screen: Screen::default(),
         handshake: None,
         rng,
         frames_in: 0,
@@ -62,6 +66,7 @@ struct Conn {
     peer: SocketAddr,
     codec: Codec,
     splitter: FrameSplitter,
+    screen: Screen,
     handshake: Option<DeviceHandshake>,
     rng: StdRng,
     frames_in: u32,
@@ -98,17 +103,35 @@ impl Conn {
                         Ok(Err(e)) => return format!("read failed: {e}"),
                         Ok(Ok(n)) => n,
                     };
-                    deadline = Instant::now() + hb;
                     self.splitter.feed(&buf[..n]);
                     while let Some(frame) = self.splitter.next_frame() {
+                        let fw = self.dev.state().firmware.clone();
                         let frame = match frame {
                             Ok(f) => f,
                             Err(e) => {
+                                if let Some(why) = rules::split_error_closes(&e, &fw) {
+                                    return why;
+                                }
                                 self.drop_note(None, format!("bad frame: {e}"));
                                 continue;
                             }
                         };
-                        let mut out = self.handle_frame(&frame);
+                        // Idle close counts from the last whole frame, as the SDK's does:
+                        // bytes that never form one do not keep a client alive.
+                        deadline = Instant::now() + hb;
+                        let awaits_key =
+                            self.dev.version.uses_session_key() && !self.codec.has_session();
+                        let mut out = match self.screen.check(&frame, &fw, awaits_key) {
+                            Verdict::Handle => match self.handle_frame(&frame, &fw) {
+                                Ok(out) => out,
+                                Err(why) => return why,
+                            },
+                            Verdict::Ignore(note) => {
+                                self.drop_note(None, note);
+                                Vec::new()
+                            }
+                            Verdict::Close(why) => return why,
+                        };
                         if self.codec.has_session() && !self.held.is_empty() {
                             for (cid, dps) in std::mem::take(&mut self.held) {
                                 out.extend(self.pushes(cid.as_deref(), dps));
@@ -150,27 +173,38 @@ impl Conn {
         dev.log(|| traffic::event(&dev.id, peer, Direction::Drop, msg, Some(note)));
     }
 
-    fn handle_frame(&mut self, frame: &[u8]) -> Vec<Message> {
+    /// The replies to one frame, or why the connection closes (`close_on_bad_frame`).
+    fn handle_frame(
+        &mut self,
+        frame: &[u8],
+        fw: &crate::spec::Firmware,
+    ) -> Result<Vec<Message>, String> {
         let msg = match self.codec.decode(frame) {
             Ok(m) => m,
+            Err(e) if fw.close_on_bad_frame => {
+                return Err(format!("firmware: undecodable frame ({e}): closed"))
+            }
             Err(e) => {
                 self.drop_note(None, format!("ignored: {e}"));
-                return Vec::new();
+                return Ok(Vec::new());
             }
         };
         if !msg.cmd.is_negotiation()
             && !msg.payload.is_empty()
             && serde_json::from_slice::<serde_json::Value>(&msg.payload).is_err()
         {
+            if fw.close_on_bad_frame {
+                return Err("firmware: payload is not JSON (wrong local key?): closed".into());
+            }
             self.drop_note(
                 Some(&msg),
                 "ignored: payload is not JSON (wrong local key?)".into(),
             );
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let (dev, peer) = (&self.dev, self.peer);
         dev.log(|| traffic::event(&dev.id, peer, Direction::Rx, Some(&msg), None));
-        match msg.cmd {
+        Ok(match msg.cmd {
             Command::SessKeyNegStart => self.neg_start(&msg),
             Command::SessKeyNegFinish => {
                 self.neg_finish(&msg);
@@ -195,7 +229,7 @@ impl Conn {
                 self.drop_note(Some(&msg), "ignored: command not supported".into());
                 Vec::new()
             }
-        }
+        })
     }
 
     fn reply_seq(&self, req: u32) -> u32 {
@@ -213,8 +247,8 @@ impl Conn {
             self.drop_note(Some(msg), format!("ignored: {v} has no session key"));
             return Vec::new();
         }
+        let nonce = self.device_nonce(msg);
         let key = self.dev.state().key.clone();
-        let nonce: [u8; 16] = self.rng.gen();
         let mut hs = match DeviceHandshake::new(v, key, nonce) {
             Ok(h) => h,
             Err(e) => {
@@ -246,9 +280,44 @@ impl Conn {
             return;
         };
         match hs.on_finish(msg) {
+            Ok(k) if k.as_bytes()[0] == 0 && self.dev.state().firmware.zero_key_is_no_key => {
+                // The SDK tests the key's first byte for "key set": the session stays keyless.
+                self.drop_note(
+                    Some(msg),
+                    "firmware: session key starts with 0x00: taken as no key".into(),
+                );
+            }
             Ok(k) => self.codec.set_session_key(k),
             Err(e) => self.drop_note(Some(msg), format!("negotiation failed: {e}")),
         }
+    }
+
+    /// Our nonce for a SESS_KEY_NEG_START: random, or chosen so the key starts with 0x00 while
+    /// the device's `zero_key_handshakes` last.
+    fn device_nonce(&mut self, msg: &Message) -> [u8; 16] {
+        let Some(client_nonce) = msg
+            .payload
+            .get(..16)
+            .and_then(|n| <[u8; 16]>::try_from(n).ok())
+        else {
+            // Not a valid start: the handshake refuses it, and it does not count.
+            return self.rng.gen();
+        };
+        let (key, zero) = {
+            let mut st = self.dev.state();
+            let zero = st.handshakes < st.firmware.zero_key_handshakes;
+            st.handshakes = st.handshakes.saturating_add(1);
+            (st.key.clone(), zero)
+        };
+        if zero {
+            if let Some(n) =
+                rules::zero_key_nonce(self.dev.version, &key, &client_nonce, &mut self.rng)
+            {
+                return n;
+            }
+            tracing::warn!("device {}: no nonce gives a 0x00 key", self.dev.id);
+        }
+        self.rng.gen()
     }
 
     /// An error string with retcode 1; `encrypted` is the `encrypted_errors` quirk (passed in:

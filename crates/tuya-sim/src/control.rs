@@ -10,8 +10,9 @@
 //! | `rekey <id\|name> <16-char key>` | re-pair: new local key, client dropped | `ok rekey <id>` (the key is not echoed) |
 //! | `faults <id\|name> <json>` | replace the faults, e.g. `{"delay_ms":200,"drop_ratio":0.1}` | `ok faults <id>` |
 //! | `quirks <id\|name> <json>` | replace the quirks, e.g. `{"own_seq":true}` | `ok quirks <id>` |
+//! | `firmware <id\|name> <json>` | replace the firmware rules, e.g. `{"max_clients":3}` | `ok firmware <id>` |
 //! | `status <id\|name> [cid]` | the DP state | `ok {"1":true,"2":50}` |
-//! | `info <id\|name>` | connection facts | `ok {"connected":true,"accepted":2,"online":true}` |
+//! | `info <id\|name>` | connection facts | `ok {"connected":true,"clients":1,"accepted":2,"online":true}` |
 //! | `list` | every device | `ok <id>@<ip>:<port>/<version> …` |
 //!
 //! Values follow the CLI convention: `true`/`false`, integers, JSON, else a string
@@ -22,7 +23,7 @@ use serde_json::Value;
 use tuya_proto::dp::dps_to_json;
 use tuya_proto::{DpId, DpValue, Dps};
 
-use crate::{DeviceHandle, Faults, Quirks, Simulator};
+use crate::{DeviceHandle, Faults, Firmware, Quirks, Simulator};
 
 /// Runs one control line against the simulator and returns the answer line, or `None` for
 /// blank and comment lines.
@@ -113,7 +114,7 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
             d.try_set_local_key(key).map_err(|e| e.to_string())?;
             Ok(format!("rekey {}", d.id()))
         }
-        "faults" | "quirks" => {
+        "faults" | "quirks" | "firmware" => {
             let (name, json) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             let d = device(sim, Some(name).filter(|n| !n.is_empty()))?;
             let v: Value = serde_json::from_str(json.trim()).map_err(|e| format!("bad JSON: {e}"))?;
@@ -123,6 +124,13 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
                     return Err("drop_ratio must be between 0 and 1".into());
                 }
                 d.set_faults(f);
+            } else if cmd == "firmware" {
+                let f: Firmware =
+                    serde_json::from_value(v).map_err(|e| format!("bad firmware: {e}"))?;
+                if f.max_clients == 0 {
+                    return Err("max_clients must be at least 1".into());
+                }
+                d.set_firmware(f);
             } else {
                 let q: Quirks = serde_json::from_value(v).map_err(|e| format!("bad quirks: {e}"))?;
                 d.set_quirks(q);
@@ -143,6 +151,7 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
             let d = device(sim, words.next())?;
             Ok(serde_json::json!({
                 "connected": d.is_connected(),
+                "clients": d.client_count(),
                 "accepted": d.connections_accepted(),
                 "online": d.is_online(),
             })
@@ -155,7 +164,7 @@ fn run(sim: &Simulator, line: &str) -> Result<String, String> {
             .collect::<Vec<_>>()
             .join(" ")),
         other => Err(format!(
-            "unknown command {other:?} (set, child, child-offline, child-online, offline, online, rekey, faults, quirks, status, info, list)"
+            "unknown command {other:?} (set, child, child-offline, child-online, offline, online, rekey, faults, quirks, firmware, status, info, list)"
         )),
     }
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tuya_proto::{DpId, DpValue, Dps, LocalKey, Version};
 
-use crate::spec::{DeviceSpec, Faults, Quirks};
+use crate::spec::{DeviceSpec, Faults, Firmware, Quirks};
 use crate::traffic::{self, Direction, TrafficSink};
 use crate::SimError;
 
@@ -45,8 +45,12 @@ pub(crate) struct State {
     pub children: Vec<Child>,
     pub quirks: Quirks,
     pub faults: Faults,
+    pub firmware: Firmware,
     pub online: bool,
-    client: Option<(u64, mpsc::Sender<Event>)>,
+    /// Connected clients (at most `firmware.max_clients`), by connection number.
+    clients: Vec<(u64, mpsc::Sender<Event>)>,
+    /// 3.4/3.5 negotiations started so far, on any connection (`zero_key_handshakes`).
+    pub handshakes: u32,
     /// The device's own frame counter (pushes; replies under `own_seq`).
     seq: u32,
     /// When the last accepted command arrived (`min_command_gap`).
@@ -106,14 +110,11 @@ impl Device {
 
     /// Forgets the client `conn` once its task ends.
     pub fn release(&self, conn: u64) {
-        let mut st = self.state();
-        if st.client.as_ref().is_some_and(|(id, _)| *id == conn) {
-            st.client = None;
-        }
+        self.state().clients.retain(|(id, _)| *id != conn);
     }
 
-    pub fn has_client(&self) -> bool {
-        self.state().client.is_some()
+    pub fn client_count(&self) -> usize {
+        self.state().clients.len()
     }
 }
 
@@ -244,6 +245,17 @@ impl DeviceHandle {
         self.0.state().faults.clone()
     }
 
+    /// Replaces the firmware rules (applies to the current connections too, from their next
+    /// frame; `max_clients` to connections accepted from now on).
+    pub fn set_firmware(&self, f: Firmware) {
+        self.0.state().firmware = f;
+    }
+
+    /// Current firmware rules.
+    pub fn firmware(&self) -> Firmware {
+        self.0.state().firmware.clone()
+    }
+
     /// Replaces the quirks (applies to the current connection too).
     pub fn set_quirks(&self, q: Quirks) {
         self.0.state().quirks = q;
@@ -259,27 +271,37 @@ impl DeviceHandle {
         self.0.accepted.load(Ordering::Relaxed)
     }
 
-    /// Whether a client is connected now.
+    /// Whether any client is connected now.
     pub fn is_connected(&self) -> bool {
-        self.0.has_client()
+        self.0.client_count() > 0
     }
 
-    /// Closes the current client connection, if any (the device stays online).
+    /// How many clients are connected now (at most `firmware.max_clients`).
+    pub fn client_count(&self) -> usize {
+        self.0.client_count()
+    }
+
+    /// Closes every client connection, if any (the device stays online).
     pub fn close_client(&self) {
         close(&mut self.0.state(), "closed by the simulator");
     }
 }
 
+/// Sends a change to every connected client, as firmware pushes to every open connection.
 fn push(st: &State, cid: Option<String>, dps: Dps) {
-    if let Some((_, tx)) = &st.client {
-        if tx.try_send(Event::Push { cid, dps }).is_err() {
-            tracing::warn!("push dropped: the client is not reading");
+    for (conn, tx) in &st.clients {
+        let ev = Event::Push {
+            cid: cid.clone(),
+            dps: dps.clone(),
+        };
+        if tx.try_send(ev).is_err() {
+            tracing::warn!("push dropped: client {conn} is not reading");
         }
     }
 }
 
 fn close(st: &mut State, why: &'static str) {
-    if let Some((_, tx)) = st.client.take() {
+    for (_, tx) in st.clients.drain(..) {
         let _ = tx.try_send(Event::Close(why));
     }
 }
@@ -329,8 +351,10 @@ pub(crate) async fn spawn(
                 .collect(),
             quirks: spec.quirks,
             faults: spec.faults,
+            firmware: spec.firmware,
             online: true,
-            client: None,
+            clients: Vec::new(),
+            handshakes: 0,
             seq: (seed % 20_000) as u32 + 1,
             last_command: None,
             header_counter: 0,
@@ -363,11 +387,15 @@ async fn accept_loop(dev: Arc<Device>, listener: TcpListener) {
                 Some("device offline")
             } else if dev.started.elapsed() < refuse_for {
                 Some("fault: refusing connections")
-            } else if st.client.is_some() {
-                Some("one client at a time: another client is connected")
+            } else if st.clients.len() >= usize::from(st.firmware.max_clients.max(1)) {
+                Some(if st.firmware.max_clients <= 1 {
+                    "one client at a time: another client is connected"
+                } else {
+                    "firmware: max_clients already connected"
+                })
             } else {
                 let (tx, rx) = mpsc::channel(PUSH_QUEUE);
-                st.client = Some((conn_no, tx));
+                st.clients.push((conn_no, tx));
                 tokio::spawn(crate::conn::serve(dev.clone(), stream, peer, conn_no, rx));
                 None
             }

@@ -3,11 +3,14 @@
 //! Simulated Tuya LAN devices of every protocol version (3.1–3.5), playing the device role of
 //! [`tuya_proto`] over real TCP/UDP: status queries, control with ack and push, heartbeats,
 //! DP refresh, 3.4/3.5 session negotiation, gateways with children, the device22 quirk,
-//! discovery announcements and REQ_DEVINFO answers — plus real-firmware [`Quirks`] and injected
-//! [`Faults`], all changeable at run time through a [`DeviceHandle`].
+//! discovery announcements and REQ_DEVINFO answers — plus real-firmware [`Quirks`], injected
+//! [`Faults`] and the connection rules of Tuya's device SDK ([`Firmware`]), all changeable at
+//! run time through a [`DeviceHandle`].
 //!
-//! Like real firmware, each device serves one TCP client at a time, drops a client that stays
-//! silent longer than its heartbeat timeout, and ignores frames it cannot authenticate.
+//! Like real firmware, each device serves one TCP client at a time (up to 3 under
+//! [`Firmware::strict`]), drops a client that sends no frame for longer than its heartbeat
+//! timeout, and ignores frames it cannot authenticate (or closes the connection, under
+//! [`Firmware::strict`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tuya_sim::SimError> {
@@ -32,6 +35,7 @@ mod config;
 mod conn;
 pub mod control;
 mod device;
+mod rules;
 mod spec;
 mod traffic;
 
@@ -41,7 +45,8 @@ use std::time::Duration;
 pub use config::{devices_json, generate_fleet, load_config};
 pub use device::DeviceHandle;
 pub use spec::{
-    ChildSpec, DeviceSpec, Faults, MultiDp, Quirks, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_PORT,
+    ChildSpec, DeviceSpec, Faults, Firmware, MultiDp, Quirks, DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_PORT,
 };
 pub use traffic::{Direction, TrafficEvent, TrafficSink};
 
@@ -91,8 +96,13 @@ pub struct SimOptions {
     pub announce_target: IpAddr,
     /// Send announcements to this UDP port instead of 6666/6667 (tests).
     pub announce_port_override: Option<u16>,
-    /// Listen here for REQ_DEVINFO datagrams (real devices: 0.0.0.0:7000); 3.5 devices answer.
+    /// Listen here for REQ_DEVINFO datagrams (real devices: 0.0.0.0:7000); the devices whose
+    /// firmware answers them (3.5 by default, see `Firmware::answers_devinfo`) answer.
     pub devinfo_listen: Option<SocketAddr>,
+    /// Also listen on UDP `<device ip>:PORT` of every device whose firmware answers
+    /// REQ_DEVINFO (real devices: 7000), and answer a unicast request there to the ip it names
+    /// (the sender's own or loopback only), at the request's source port.
+    pub devinfo_unicast_port: Option<u16>,
     /// Seed of the simulator's randomness (nonces, drop decisions); 0 = from the OS.
     pub seed: u64,
     /// Receives one event per frame received or sent (request/response log).
@@ -106,6 +116,7 @@ impl Default for SimOptions {
             announce_target: IpAddr::V4(Ipv4Addr::LOCALHOST),
             announce_port_override: None,
             devinfo_listen: None,
+            devinfo_unicast_port: None,
             seed: 0,
             traffic: None,
         }
@@ -119,6 +130,7 @@ impl std::fmt::Debug for SimOptions {
             .field("announce_target", &self.announce_target)
             .field("announce_port_override", &self.announce_port_override)
             .field("devinfo_listen", &self.devinfo_listen)
+            .field("devinfo_unicast_port", &self.devinfo_unicast_port)
             .field("seed", &self.seed)
             .field("traffic", &self.traffic.is_some())
             .finish()
@@ -155,12 +167,20 @@ impl Simulator {
         let started = tokio::time::Instant::now();
         let mut devices = Vec::with_capacity(specs.len());
         let mut tasks = Vec::with_capacity(specs.len() + 2);
+        // A failed start must not leave the devices already listening behind.
+        let abort_all = |tasks: &[tokio::task::JoinHandle<()>], e: SimError| {
+            tasks.iter().for_each(|t| t.abort());
+            e
+        };
         for (i, spec) in specs.into_iter().enumerate() {
             let dev_seed = seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(i as u64);
             let (handle, task) =
-                device::spawn(spec, dev_seed, started, opts.traffic.clone()).await?;
+                match device::spawn(spec, dev_seed, started, opts.traffic.clone()).await {
+                    Ok(x) => x,
+                    Err(e) => return Err(abort_all(&tasks, e)),
+                };
             devices.push(handle);
             tasks.push(task);
         }
@@ -168,7 +188,16 @@ impl Simulator {
             tasks.push(announce::spawn_announcer(devices.clone(), interval, &opts));
         }
         if let Some(addr) = opts.devinfo_listen {
-            tasks.push(announce::spawn_devinfo(devices.clone(), addr).await?);
+            match announce::spawn_devinfo(devices.clone(), addr).await {
+                Ok(t) => tasks.push(t),
+                Err(e) => return Err(abort_all(&tasks, e)),
+            }
+        }
+        if let Some(port) = opts.devinfo_unicast_port {
+            match announce::spawn_devinfo_unicast(&devices, port).await {
+                Ok(t) => tasks.extend(t),
+                Err(e) => return Err(abort_all(&tasks, e)),
+            }
         }
         Ok(Simulator {
             devices,
@@ -222,6 +251,9 @@ fn validate(s: &DeviceSpec) -> Result<(), SimError> {
     tuya_proto::LocalKey::new(&s.key).map_err(|e| bad(format!("local key: {e}")))?;
     if !(0.0..=1.0).contains(&s.faults.drop_ratio) {
         return Err(bad("drop_ratio must be between 0 and 1".into()));
+    }
+    if s.firmware.max_clients == 0 {
+        return Err(bad("firmware max_clients must be at least 1".into()));
     }
     Ok(())
 }

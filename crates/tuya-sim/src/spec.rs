@@ -39,6 +39,8 @@ pub struct DeviceSpec {
     pub quirks: Quirks,
     /// Injected faults (all off by default).
     pub faults: Faults,
+    /// Rules of real firmware (all at today's lenient behaviour by default).
+    pub firmware: Firmware,
     /// A client silent for longer than this is dropped.
     pub heartbeat_timeout: Duration,
     /// devices.json `category` (e.g. "cz" plug, "dj" bulb, "cl" cover).
@@ -61,6 +63,7 @@ impl std::fmt::Debug for DeviceSpec {
             .field("children", &self.children)
             .field("quirks", &self.quirks)
             .field("faults", &self.faults)
+            .field("firmware", &self.firmware)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +84,7 @@ impl DeviceSpec {
             children: Vec::new(),
             quirks: Quirks::default(),
             faults: Faults::default(),
+            firmware: Firmware::default(),
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             category: None,
             mapping: None,
@@ -166,6 +170,90 @@ pub struct Faults {
     pub refuse_for: Option<Duration>,
 }
 
+/// The connection rules of real firmware, from Tuya's own device SDK (`tuya_lan.c` in
+/// tuya-open-sdk-for-device) and user reports. The default keeps the simulator lenient (one
+/// client, frames it cannot use ignored); [`Firmware::strict`] turns every rule on with the
+/// values the SDK uses. Changes through `DeviceHandle::set_firmware` apply to the next frame
+/// received, except where a field says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Firmware {
+    /// LAN clients served at once; one more is accepted and closed at once. Every client gets
+    /// every push and has its own session and sequence tracking. Older firmware serves 1 (the
+    /// default), newer firmware 3 (`CLIENT_LMT`). 0 is refused as invalid. Applies to
+    /// connections accepted after a change.
+    pub max_clients: u8,
+    /// Each frame's sequence number (read from its header, before decryption) must be greater
+    /// than the previous frame's on that connection; a frame that is not is dropped unanswered
+    /// and the connection closed.
+    pub strict_seq: bool,
+    /// A 3.4/3.5 session key whose first byte is 0x00 counts as no key (the SDK tests the first
+    /// byte for "key set"): data frames are then ignored as before a negotiation (and counted by
+    /// `pre_session_limit`), and a new SESS_KEY_NEG_START starts afresh. Real devices hit this
+    /// in about 1 handshake in 256.
+    pub zero_key_is_no_key: bool,
+    /// Test knob: the device's first N handshakes (counted per device, across connections)
+    /// derive a session key whose first byte is 0x00, the device choosing its nonce to make it
+    /// so. Lets a client's handling of the 1-in-256 case be tested deterministically.
+    pub zero_key_handshakes: u32,
+    /// 3.4/3.5: frames other than SESS_KEY_NEG_START / SESS_KEY_NEG_FINISH arriving while the
+    /// connection has no session key: up to N are ignored, the next closes the connection
+    /// (counted per connection). `None`: all are ignored (the SDK: 3).
+    pub pre_session_limit: Option<u8>,
+    /// A client frame longer than this many bytes in all is not processed: the device closes
+    /// the connection, as soon as the header declares the length when it can (the SDK: 4096).
+    /// The simulator never buffers more than 16 KiB a frame whatever this says. A connection
+    /// reads the early header check's limit when it opens; complete frames are checked against
+    /// the current value.
+    pub max_frame: Option<u32>,
+    /// A frame the device cannot use (bad framing, wrong key or version, bad CRC/HMAC/tag, not
+    /// JSON where JSON is expected) closes the connection at once instead of being ignored.
+    pub close_on_bad_frame: bool,
+    /// Whether the device answers REQ_DEVINFO (UDP 7000) datagrams. `None`: only 3.5 devices
+    /// do, as real firmware (see [`Firmware::answers_devinfo_for`]).
+    pub answers_devinfo: Option<bool>,
+}
+
+impl Default for Firmware {
+    fn default() -> Self {
+        Self {
+            max_clients: 1,
+            strict_seq: false,
+            zero_key_is_no_key: false,
+            zero_key_handshakes: 0,
+            pre_session_limit: None,
+            max_frame: None,
+            close_on_bad_frame: false,
+            answers_devinfo: None,
+        }
+    }
+}
+
+impl Firmware {
+    /// Every rule of the SDK with its real value: 3 clients, increasing sequence numbers, a
+    /// 0x00-led session key taken as none, 3 frames tolerated before a session key, frames over
+    /// 4096 bytes and frames that cannot be used close the connection. `zero_key_handshakes`
+    /// stays 0 and `answers_devinfo` follows the version. The SDK's idle close (30 s without an
+    /// incoming frame) is `DeviceSpec::heartbeat_timeout`, on whatever the firmware.
+    pub fn strict() -> Self {
+        Self {
+            max_clients: 3,
+            strict_seq: true,
+            zero_key_is_no_key: true,
+            zero_key_handshakes: 0,
+            pre_session_limit: Some(3),
+            max_frame: Some(4096),
+            close_on_bad_frame: true,
+            answers_devinfo: None,
+        }
+    }
+
+    /// Whether a device of `version` answers REQ_DEVINFO under these rules.
+    pub fn answers_devinfo_for(&self, version: Version) -> bool {
+        self.answers_devinfo.unwrap_or(version == Version::V35)
+    }
+}
+
 /// `Option<Duration>` as milliseconds in JSON.
 mod opt_ms {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -211,5 +299,24 @@ mod tests {
         assert_eq!(f.delay, Some(Duration::from_millis(20)));
         assert_eq!(f.drop_ratio, 0.5);
         assert!(serde_json::from_str::<Faults>(r#"{"dleay_ms":20}"#).is_err());
+    }
+
+    #[test]
+    fn firmware_json_defaults_to_todays_behaviour_and_refuses_typos() {
+        let f: Firmware = serde_json::from_str("{}").unwrap();
+        assert_eq!(f, Firmware::default());
+        assert_eq!(f.max_clients, 1);
+        assert!(f.answers_devinfo_for(Version::V35) && !f.answers_devinfo_for(Version::V33));
+        let f: Firmware = serde_json::from_str(
+            r#"{"max_clients":3,"pre_session_limit":3,"answers_devinfo":true}"#,
+        )
+        .unwrap();
+        assert_eq!(f.max_clients, 3);
+        assert_eq!(f.pre_session_limit, Some(3));
+        assert!(f.answers_devinfo_for(Version::V33));
+        assert!(serde_json::from_str::<Firmware>(r#"{"max_client":3}"#).is_err());
+        let s = Firmware::strict();
+        assert_eq!((s.max_clients, s.max_frame), (3, Some(4096)));
+        assert!(s.strict_seq && s.zero_key_is_no_key && s.close_on_bad_frame);
     }
 }

@@ -75,9 +75,25 @@ async fn control_lines_change_the_device_and_answer_ok_or_error() {
     assert!(execute(&sim, r#"quirks bfctl {"own_sek":true}"#)
         .unwrap()
         .starts_with("error"));
+    assert_eq!(
+        execute(
+            &sim,
+            r#"firmware bfctl {"max_clients":3,"strict_seq":true}"#
+        )
+        .unwrap(),
+        "ok firmware bfctl"
+    );
+    assert_eq!(dev.firmware().max_clients, 3);
+    assert!(dev.firmware().strict_seq);
+    for bad in [r#"{"max_clients":0}"#, r#"{"max_clent":2}"#] {
+        let answer = execute(&sim, &format!("firmware bfctl {bad}")).unwrap();
+        assert!(answer.starts_with("error"), "{bad}: {answer}");
+    }
+    dev.set_firmware(tuya_sim::Firmware::default());
 
     let info = execute(&sim, "info bfctl").unwrap();
     assert!(info.contains(r#""connected":true"#), "{info}");
+    assert!(info.contains(r#""clients":1"#), "{info}");
     assert_eq!(execute(&sim, "offline bfctl").unwrap(), "ok offline bfctl");
     assert!(c.closed_within(T).await);
     assert_eq!(execute(&sim, "online bfctl").unwrap(), "ok online bfctl");

@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use tuya_proto::{dp::dps_from_json, Version};
-use tuya_sim::{DeviceSpec, Faults, MultiDp, Quirks, SimOptions, Simulator, TrafficEvent};
+use tuya_sim::{
+    DeviceSpec, Faults, Firmware, MultiDp, Quirks, SimOptions, Simulator, TrafficEvent,
+};
 
 /// Arguments of `tuyactl sim`.
 #[derive(clap::Args)]
 #[command(
     after_help = "Control channel (stdin, one command per line; answers `ok ...`/`error ...`):\n  \
     set <id|name> <dp>=<value>...   child <id> <cid> <dp>=<value>...   offline <id>   online <id>\n  \
-    rekey <id> <key>   faults <id> <json>   quirks <id> <json>   status <id> [cid]   list"
+    rekey <id> <key>   faults <id> <json>   quirks <id> <json>   firmware <id> <json>\n  \
+    status <id> [cid]   info <id>   list"
 )]
 pub struct Args {
     /// Device id (single-device form).
@@ -56,6 +59,12 @@ pub struct Args {
     /// refuse-for=MS.
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<String>,
+    /// Firmware rule (repeatable), applied to every device on top of its config: strict (all of
+    /// them, as Tuya's device SDK), max-clients=N, strict-seq, zero-key-is-no-key,
+    /// zero-key-handshakes=N, pre-session-limit=N, max-frame=BYTES, close-on-bad-frame,
+    /// answers-devinfo=true|false.
+    #[arg(long = "firmware", value_name = "RULE")]
+    firmware: Vec<String>,
     /// Drop clients silent for longer than this (seconds; default 30, or the config file's).
     #[arg(long, value_name = "SECS")]
     heartbeat_timeout: Option<f64>,
@@ -93,6 +102,10 @@ pub struct Args {
     /// Answer REQ_DEVINFO datagrams received here (3.5 devices), e.g. 127.0.0.1:7000.
     #[arg(long, value_name = "ADDR")]
     devinfo_listen: Option<SocketAddr>,
+    /// Also answer REQ_DEVINFO on each answering device's own address at this UDP port (real
+    /// devices: 7000), to the requester named in the request (its own address or loopback).
+    #[arg(long, value_name = "PORT")]
+    devinfo_unicast_port: Option<u16>,
 
     /// Log requests and responses as JSON lines (stderr) instead of text.
     #[arg(long)]
@@ -177,8 +190,46 @@ fn parse_fault(f: &mut Faults, s: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_firmware(f: &mut Firmware, s: &str) -> anyhow::Result<()> {
+    let (name, val) = s.split_once('=').unwrap_or((s, ""));
+    fn num<T: std::str::FromStr>(name: &str, val: &str) -> anyhow::Result<T> {
+        val.parse()
+            .ok()
+            .with_context(|| format!("{name} takes a number, e.g. {name}=3"))
+    }
+    match name.replace('_', "-").as_str() {
+        "strict" => *f = Firmware::strict(),
+        "max-clients" => {
+            f.max_clients = num(name, val)?;
+            if f.max_clients == 0 {
+                bail!("max-clients must be at least 1");
+            }
+        }
+        "strict-seq" => f.strict_seq = true,
+        "zero-key-is-no-key" => f.zero_key_is_no_key = true,
+        "zero-key-handshakes" => f.zero_key_handshakes = num(name, val)?,
+        "pre-session-limit" => f.pre_session_limit = Some(num(name, val)?),
+        "max-frame" => f.max_frame = Some(num(name, val)?),
+        "close-on-bad-frame" => f.close_on_bad_frame = true,
+        "answers-devinfo" => {
+            f.answers_devinfo = Some(match val {
+                "" | "true" => true,
+                "false" => false,
+                _ => bail!("answers-devinfo takes true or false"),
+            })
+        }
+        _ => bail!("unknown firmware rule {s:?} (see --help)"),
+    }
+    Ok(())
+}
+
 fn specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
     let mut specs = base_specs(a)?;
+    for s in &mut specs {
+        for rule in &a.firmware {
+            parse_firmware(&mut s.firmware, rule)?;
+        }
+    }
     if let Some(t) = a.heartbeat_timeout {
         let t = secs(t, "--heartbeat-timeout")?;
         if t.is_zero() {
@@ -304,6 +355,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         announce_target,
         announce_port_override: a.announce_port,
         devinfo_listen: a.devinfo_listen,
+        devinfo_unicast_port: a.devinfo_unicast_port,
         seed: a.seed,
         traffic,
     };
@@ -422,6 +474,46 @@ mod tests {
         assert!(f.garbage && f.bad_integrity);
         assert!(parse_fault(&mut f, "drop=1.5").is_err());
         assert!(parse_fault(&mut f, "delay=soon").is_err());
+    }
+
+    #[test]
+    fn firmware_flags_parse_and_reject_unknowns() {
+        let mut f = Firmware::default();
+        parse_firmware(&mut f, "strict").unwrap();
+        assert_eq!(f, Firmware::strict());
+        let mut f = Firmware::default();
+        for s in [
+            "max-clients=3",
+            "strict-seq",
+            "zero-key-is-no-key",
+            "zero-key-handshakes=2",
+            "pre-session-limit=3",
+            "max-frame=4096",
+            "close-on-bad-frame",
+            "answers-devinfo=false",
+        ] {
+            parse_firmware(&mut f, s).unwrap();
+        }
+        assert_eq!(f.max_clients, 3);
+        assert!(f.strict_seq && f.zero_key_is_no_key && f.close_on_bad_frame);
+        assert_eq!(f.zero_key_handshakes, 2);
+        assert_eq!((f.pre_session_limit, f.max_frame), (Some(3), Some(4096)));
+        assert_eq!(f.answers_devinfo, Some(false));
+        // Rules after "strict" adjust it.
+        let mut f = Firmware::default();
+        parse_firmware(&mut f, "strict").unwrap();
+        parse_firmware(&mut f, "max-clients=1").unwrap();
+        assert_eq!((f.max_clients, f.max_frame), (1, Some(4096)));
+        for bad in [
+            "strict-sequence",
+            "max-clients=0",
+            "max-clients=many",
+            "max-clients=300",
+            "max-frame",
+            "answers-devinfo=maybe",
+        ] {
+            assert!(parse_firmware(&mut f, bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

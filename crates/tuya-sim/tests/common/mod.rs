@@ -32,6 +32,8 @@ pub struct Client {
     pub version: Version,
     pub id: String,
     key: LocalKey,
+    /// The last negotiated session key.
+    pub session_key: Option<tuya_proto::SessionKey>,
 }
 
 pub fn ip(a: u8, b: u8) -> Ipv4Addr {
@@ -88,6 +90,7 @@ impl Client {
             version,
             id: id.to_string(),
             key: LocalKey::new(key).unwrap(),
+            session_key: None,
         }
     }
 
@@ -115,6 +118,7 @@ impl Client {
         let (finish, sk) = hs.on_response(&resp).map_err(|e| e.to_string())?;
         self.seq += 1;
         self.send_msg(&finish).await;
+        self.session_key = Some(sk);
         self.codec.set_session_key(sk);
         Ok(resp)
     }
@@ -255,7 +259,7 @@ pub async fn stop(sim: Simulator) {
 }
 
 /// A deterministic, per-codec-distinct entropy source for tests.
-fn test_rng() -> rand::rngs::StdRng {
+pub fn test_rng() -> rand::rngs::StdRng {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     rand::SeedableRng::seed_from_u64(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
