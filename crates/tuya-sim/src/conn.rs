@@ -48,6 +48,7 @@ pub(crate) async fn serve(
     let mut conn = Conn {
         dev: dev.clone(),
         peer,
+        conn_id,
         codec,
         splitter: FrameSplitter::with_max_len(split_cap),
         screen: Screen::default(),
@@ -63,6 +64,7 @@ pub(crate) async fn serve(
 
 struct Conn {
     dev: Arc<Device>,
+    conn_id: u64,
     peer: SocketAddr,
     codec: Codec,
     splitter: FrameSplitter,
@@ -432,6 +434,9 @@ impl Conn {
         for (id, val) in &set {
             target.insert(*id, val.clone());
         }
+        // Firmware reports a change to every open LAN connection, not only the one that
+        // asked for it.
+        crate::device::push_except(&st, self.conn_id, cid.clone(), set.clone());
         drop(st);
         let mut out = vec![ack];
         out.extend(self.pushes(cid.as_deref(), set));

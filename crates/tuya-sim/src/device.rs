@@ -289,7 +289,12 @@ impl DeviceHandle {
 
 /// Sends a change to every connected client, as firmware pushes to every open connection.
 fn push(st: &State, cid: Option<String>, dps: Dps) {
-    for (conn, tx) in &st.clients {
+    push_except(st, u64::MAX, cid, dps);
+}
+
+/// Sends a change to every connected client but `skip` (which reports it itself).
+pub(crate) fn push_except(st: &State, skip: u64, cid: Option<String>, dps: Dps) {
+    for (conn, tx) in st.clients.iter().filter(|(c, _)| *c != skip) {
         let ev = Event::Push {
             cid: cid.clone(),
             dps: dps.clone(),
