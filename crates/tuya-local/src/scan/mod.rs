@@ -7,8 +7,8 @@
 //! key: the probe frames for every candidate key are sent together, a device answers only the
 //! one sealed with its own key, and the answer is matched to its key offline (HMAC, GCM tag or
 //! decryption). Firmware that closes the connection at the first frame it cannot read cuts a
-//! batch short: the batch is split and retried on fresh connections until each key had a probe
-//! of its own (bounded per host).
+//! batch short: it is retried without its first key on fresh connections until each key had a
+//! probe of its own (bounded per host: devices wear out after a few thousand connections).
 
 mod devinfo;
 mod probe;
@@ -122,7 +122,7 @@ impl Default for ScanConfig {
             connect_timeout: Duration::from_millis(1500),
             probe_timeout: Duration::from_millis(1500),
             batch: 128,
-            max_connections_per_host: 64,
+            max_connections_per_host: 256,
             write_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(600),
             devinfo_port: Some(tuya_proto::discovery::PORT_DEVINFO),

@@ -1,6 +1,7 @@
 //! Identifying one open host over TCP: batches of probe frames, one per candidate key, per
-//! protocol version; batches cut short by firmware that closes at the first frame it cannot
-//! read are split and retried on fresh connections until each key had a probe of its own.
+//! protocol version; a batch cut short by firmware that closes at the first frame it cannot
+//! read is retried without its first key on a fresh connection, until each key had a probe
+//! of its own (bounded per host).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -51,7 +52,10 @@ pub async fn probe_host(ip: IpAddr, known: &[KnownDevice], cfg: &ScanConfig) -> 
             continue;
         }
         for &v in &order {
-            let mut work: VecDeque<Vec<&KnownDevice>> = group
+            // Keys last seen with this version go first in its batches.
+            let mut keys = group.clone();
+            keys.sort_by_key(|k| k.version != Some(v));
+            let mut work: VecDeque<Vec<&KnownDevice>> = keys
                 .chunks(cfg.batch.max(1))
                 .map(<[&KnownDevice]>::to_vec)
                 .collect();
@@ -97,12 +101,10 @@ pub async fn probe_host(ip: IpAddr, known: &[KnownDevice], cfg: &ScanConfig) -> 
                         }
                         stream = s;
                     }
-                    // Cut short: each half gets a connection of its own, until single keys.
-                    Probe::Closed if batch.len() > 1 => {
-                        let (a, b) = batch.split_at(batch.len() / 2);
-                        work.push_front(b.to_vec());
-                        work.push_front(a.to_vec());
-                    }
+                    // Cut short: the device read up to a frame it could not, and it would have
+                    // answered every good frame before it, so the first key is not its own.
+                    // The rest go again on a fresh connection: at most one connection per key.
+                    Probe::Closed if batch.len() > 1 => work.push_front(batch[1..].to_vec()),
                     // A single key's probe closed the connection: not this device's key.
                     Probe::Closed => {}
                 }
