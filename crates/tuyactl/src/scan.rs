@@ -70,6 +70,8 @@ struct Row {
     product_key: Option<String>,
     key_known: bool,
     heard: bool,
+    /// How it was found: "announcement", "devinfo" (unicast REQ_DEVINFO) or "tcp" (force scan).
+    via: &'static str,
 }
 
 fn load_devices(path: &PathBuf) -> anyhow::Result<Vec<Value>> {
@@ -181,7 +183,10 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
                     unidentified.push((r.ip, "not finished: the scan's time ran out"))
                 }
                 HostState::Identified {
-                    id, name, version, ..
+                    id,
+                    name,
+                    version,
+                    via,
                 } => {
                     rows.insert(
                         id.clone(),
@@ -193,6 +198,10 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
                             product_key: None,
                             key_known: true,
                             heard: true,
+                            via: match via {
+                                scan::Via::Devinfo => "devinfo",
+                                scan::Via::Tcp => "tcp",
+                            },
                         },
                     );
                 }
@@ -226,6 +235,7 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
                     product_key: d.product_key.clone(),
                     key_known: k.is_some(),
                     heard: true,
+                    via: "announcement",
                 },
             );
         }
@@ -239,6 +249,7 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
             product_key: None,
             key_known: true,
             heard: false,
+            via: "",
         });
     }
     let heard = rows.values().filter(|r| r.heard).count();
@@ -248,7 +259,8 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
             println!(
                 "{}",
                 json!({"name": r.name, "id": r.id, "ip": r.ip.map(|i| i.to_string()), "version": r.version.map(|v| v.as_str()),
-                       "product_key": r.product_key, "key_known": r.key_known, "found": r.heard})
+                       "product_key": r.product_key, "key_known": r.key_known, "found": r.heard,
+                       "via": (!r.via.is_empty()).then_some(r.via)})
             );
         }
         for (ip, why) in &unidentified {

@@ -151,3 +151,76 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
     assert!(dir.join("devices.json.bak").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn force_scan_identifies_strict_firmware_and_31_devices() {
+    // Every device closes the connection at the first frame it cannot read, and 3.5 devices
+    // answer the unicast REQ_DEVINFO pass on their own addresses.
+    let dir = std::env::temp_dir().join(format!("tuyactl-cli-scan-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let devices = dir.join("devices.json");
+    let devices_s = devices.to_str().unwrap();
+    let _sim = start_sim(&[
+        "--fleet",
+        "8",
+        "--base-ip",
+        "127.0.71.1",
+        "--versions",
+        "3.1,3.3,3.4,3.5",
+        "--firmware",
+        "strict",
+        "--firmware",
+        "max-clients=1",
+        "--devinfo-unicast-port",
+        "47071",
+        "--write-devices",
+        devices_s,
+        "--announce",
+        "0",
+    ]);
+    let listed: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&devices).unwrap()).unwrap();
+    let fleet: Vec<&Value> = listed
+        .iter()
+        .filter(|d| d["ip"].as_str().is_some_and(|ip| !ip.is_empty()))
+        .collect();
+    assert_eq!(fleet.len(), 8);
+    assert!(fleet.iter().any(|d| d["version"] == "3.1"));
+    // Forget where the devices are and what they speak.
+    let mut blank = listed.clone();
+    for d in &mut blank {
+        d["ip"] = Value::String(String::new());
+        d["version"] = Value::String(String::new());
+    }
+    std::fs::write(&devices, serde_json::to_vec_pretty(&blank).unwrap()).unwrap();
+    let out = scan(&[
+        "--subnet",
+        "127.0.71.0/28",
+        "--json",
+        "--devices",
+        devices_s,
+        "--probe-timeout",
+        "400",
+        "--bind",
+        "127.0.0.1",
+        "--devinfo-port",
+        "47071",
+    ]);
+    for d in &fleet {
+        let row = out.iter().find(|r| r["id"] == d["id"]).unwrap();
+        assert_eq!(
+            (&row["ip"], &row["version"], &row["found"]),
+            (&d["ip"], &d["version"], &Value::Bool(true)),
+            "{row}"
+        );
+        // 3.5 devices answer the REQ_DEVINFO pass; the others take a TCP probe each key.
+        let via = if d["version"] == "3.5" {
+            "devinfo"
+        } else {
+            "tcp"
+        };
+        assert_eq!(row["via"], via, "{row}");
+    }
+    assert_eq!(out.last().unwrap()["summary"]["found"], 8);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
