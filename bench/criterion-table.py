@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Prints a Markdown table of criterion results under target/criterion/<group>."""
+"""Prints a Markdown table of criterion results under target/criterion/<group> (or ROOT/<group>).
+
+Usage: criterion-table.py [GROUP] [ROOT]
+"""
 import json, pathlib, sys
 
 group = sys.argv[1] if len(sys.argv) > 1 else "status_frame"
-root = pathlib.Path("target/criterion") / group
+root = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "target/criterion") / group
 rows = {}
 for est in sorted(root.glob("*/new/estimates.json")):
     name = est.parent.parent.name  # e.g. "encode+decode_3.3"

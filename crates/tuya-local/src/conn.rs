@@ -52,6 +52,8 @@ pub(crate) async fn run(
                     st.connected = true;
                     st.version = Some(version);
                     st.last_error = None;
+                    st.device22 = link.conn.memory().device22;
+                    st.single_dp = link.conn.memory().single_dp;
                 }
                 shared.emit(Event::Connected { version }).await;
                 if let Some(f) = first.take() {
@@ -151,9 +153,7 @@ async fn attempt(
     v: Version,
     probe: bool,
 ) -> Result<Link> {
-    let mut memory = memory.clone();
-    memory.device22 |= v.implies_device22();
-    Link::open(cfg, &memory, v, probe)
+    Link::open(cfg, memory, v, probe)
         .await?
         .establish(cfg, shared)
         .await

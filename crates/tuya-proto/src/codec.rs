@@ -145,7 +145,9 @@ pub struct Codec {
     version: Version,
     role: Role,
     local: KeyedCipher,
-    session: Option<KeyedCipher>,
+    // Boxed: only 3.4/3.5 have one, and a keyed cipher is ~1.7 KB that a fleet of 3.3 devices
+    // should not carry inline.
+    session: Option<Box<KeyedCipher>>,
     max_len: usize,
     entropy: Option<BoxedEntropy>,
 }
@@ -203,7 +205,7 @@ impl Codec {
 
     /// Installs a negotiated session key (3.4/3.5).
     pub fn set_session_key(&mut self, key: SessionKey) {
-        self.session = Some(KeyedCipher::new(key.as_bytes()));
+        self.session = Some(Box::new(KeyedCipher::new(key.as_bytes())));
     }
 
     /// Forgets the session key (reconnect).
@@ -252,7 +254,7 @@ impl Codec {
             return Ok(&self.local);
         }
         self.session
-            .as_ref()
+            .as_deref()
             .ok_or(Error::NoSessionKey(self.version, cmd))
     }
 

@@ -84,6 +84,9 @@ impl Connection {
         unix_time: u64,
         entropy: impl Entropy + 'static,
     ) -> Self {
+        let mut memory = memory;
+        // 3.2 firmware refuses DP_QUERY: no need to learn it from a refusal.
+        memory.device22 |= cfg.version.implies_device22();
         let mut codec = Codec::with_entropy(cfg.version, cfg.key.clone(), Role::Client, entropy);
         codec.set_max_len(cfg.max_frame_in);
         let mut c = Connection {
@@ -275,7 +278,12 @@ impl Connection {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let e = self.events.pop_front();
+        if e.is_none() && self.events.capacity() > 0 {
+            // Drained: an idle connection (the common case in a fleet) keeps no buffer.
+            self.events = VecDeque::new();
+        }
+        e
     }
 
     /// Requests that were never answered because the connection closed: queued ones, and the
@@ -655,6 +663,7 @@ impl Connection {
         while matches!(self.phase, Phase::Ready) && self.task.is_none() {
             self.expire_queue();
             let Some((id, req)) = self.queue.pop_front() else {
+                self.queue = VecDeque::new();
                 return;
             };
             let mut task = Task::caller(id, req);
