@@ -12,14 +12,6 @@ use tuya_local::{Device, Event};
 use tuya_proto::{DpId, DpValue, Version};
 use tuya_sim::{DeviceSpec, Firmware};
 
-const VERSIONS: [Version; 5] = [
-    Version::V31,
-    Version::V32,
-    Version::V33,
-    Version::V34,
-    Version::V35,
-];
-
 fn strict_plug(id: &str, v: Version, ip: std::net::Ipv4Addr, fw: Firmware) -> DeviceSpec {
     let mut s = plug(id, v, ip);
     s.firmware = fw;

@@ -7,14 +7,6 @@ use common::*;
 use tuya_local::{Device, Event};
 use tuya_proto::{DpId, DpValue, Version};
 
-const VERSIONS: [Version; 5] = [
-    Version::V31,
-    Version::V32,
-    Version::V33,
-    Version::V34,
-    Version::V35,
-];
-
 #[tokio::test]
 async fn get_set_push_refresh_on_every_version() {
     bounded(async {

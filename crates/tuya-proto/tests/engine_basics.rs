@@ -27,18 +27,7 @@ fn up_to_3_3_sends_the_status_query_at_once_and_connects_on_its_reply() {
         let reply = rig.dev.answer(&q);
         rig.deliver(&reply);
         let want = rig.dev.dps.clone();
-        assert_eq!(
-            rig.take_events(),
-            vec![
-                Event::Update {
-                    cid: None,
-                    changed: want.clone(),
-                    pushed: false
-                },
-                Event::Connected { version: v },
-            ],
-            "{v}"
-        );
+        rig.assert_connected_with(&want, v);
         assert!(rig.conn.is_ready());
         assert!(rig.conn.heard_from_device());
         assert_eq!(rig.conn.memory().dps, want);
@@ -230,8 +219,7 @@ fn replies_are_matched_by_command_whatever_the_device_numbers() {
 
 #[test]
 fn a_late_reply_to_a_timed_out_request_is_not_the_next_ones_reply() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
 
     let a = rig.submit(Request::status());
     let qa = rig.one_frame();
@@ -320,8 +308,7 @@ fn gateway_children_are_queried_by_cid_and_tracked_apart() {
 
 #[test]
 fn device_error_strings_outside_a_request_are_device_error_events() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     let e = rig.dev.error(Command::Status, 0, "device is busy");
     rig.deliver(&[e]);
     assert_eq!(

@@ -93,8 +93,7 @@ fn two() -> Dps {
 
 #[test]
 fn a_refused_multi_dp_set_is_sent_one_dp_at_a_time() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     let id = rig.submit(Request::set(two()));
     let c = rig.one_frame();
     assert_eq!(control_of(&c).dps, two());
@@ -157,8 +156,7 @@ fn a_half_applied_set_is_read_back_and_the_rest_sent_alone() {
 
 #[test]
 fn a_single_dp_acked_without_a_push_is_taken_as_set() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     let id = rig.submit(Request::set(dps(&[(7, "x")])));
     let c = rig.one_frame();
     let ack = rig.dev.ack(c.cmd, c.seq);
@@ -173,8 +171,7 @@ fn a_single_dp_acked_without_a_push_is_taken_as_set() {
 #[test]
 fn a_set_too_large_for_one_frame_is_split() {
     for v in [Version::V33, Version::V35] {
-        let mut rig = Rig::new(cfg(v));
-        rig.connect();
+        let mut rig = Rig::connected(cfg(v));
         let big: Dps = (1..=10)
             .map(|i| (DpId(i), DpValue::String(format!("{i:x}").repeat(600))))
             .collect();

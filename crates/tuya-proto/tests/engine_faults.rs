@@ -66,8 +66,7 @@ fn four_zero_keys_in_a_row_give_up() {
 
 #[test]
 fn a_reset_mid_request_answers_or_hands_back_every_request() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     let set = rig.submit(Request::set(dps(&[(1, true)])));
     assert_eq!(rig.one_frame().cmd, Command::Control);
     let st = rig.submit(Request::status());
@@ -86,29 +85,16 @@ fn a_reset_mid_request_answers_or_hands_back_every_request() {
             },
         ]
     );
-    let back: Vec<_> = rig
-        .conn
-        .take_unfinished()
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
-    assert_eq!(back, [st, raw]);
+    rig.assert_unfinished(&[st, raw]);
     rig.assert_inert();
 
     // A status in flight comes back too; so does one submitted after the close.
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     let st = rig.submit(Request::status());
     assert_eq!(rig.one_frame().cmd, Command::DpQuery);
     rig.conn.handle_disconnect(Disconnect::Closed, rig.now);
     let late = rig.submit(Request::status());
-    let back: Vec<_> = rig
-        .conn
-        .take_unfinished()
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
-    assert_eq!(back, [st, late]);
+    rig.assert_unfinished(&[st, late]);
     assert!(rig
         .take_events()
         .iter()
@@ -118,8 +104,7 @@ fn a_reset_mid_request_answers_or_hands_back_every_request() {
 
 #[test]
 fn frames_not_yet_written_are_dropped_on_close() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     // The driver has not written the control frame yet when the device resets.
     let set = rig.submit(Request::set(dps(&[(1, true)])));
     rig.conn.handle_disconnect(Disconnect::Reset, rig.now);
@@ -129,8 +114,7 @@ fn frames_not_yet_written_are_dropped_on_close() {
     ));
     rig.assert_inert();
 
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     rig.submit(Request::status());
     rig.conn.close();
     assert_eq!(rig.closed_reason(), Some(ClientError::Closed));
@@ -155,8 +139,7 @@ fn dropped_before_any_frame_is_busy() {
         }
     }
     // After the device spoke, the same is a lost connection.
-    let mut rig = Rig::new(cfg(Version::V34));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V34));
     rig.conn.handle_disconnect(Disconnect::Closed, rig.now);
     assert_eq!(
         rig.closed_reason(),
@@ -243,8 +226,7 @@ fn corrupt(mut frame: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn frames_with_a_bad_crc_are_dropped_and_two_failures_close_the_connection() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
 
     let a = rig.submit(Request::status());
     let q = rig.one_frame();
@@ -289,8 +271,7 @@ fn frames_with_a_bad_crc_are_dropped_and_two_failures_close_the_connection() {
 
 #[test]
 fn a_good_frame_between_corrupt_ones_resets_the_count() {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
+    let mut rig = Rig::connected(cfg(Version::V33));
     for _ in 0..3 {
         let a = rig.submit(Request::status());
         let q = rig.one_frame();

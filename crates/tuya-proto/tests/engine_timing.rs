@@ -54,9 +54,7 @@ fn silence_during_negotiation_means_a_wrong_key() {
 
 /// Connects a 3.3 rig whose heartbeats are due every 10 s.
 fn idle_rig() -> Rig {
-    let mut rig = Rig::new(cfg(Version::V33));
-    rig.connect();
-    rig
+    Rig::connected(cfg(Version::V33))
 }
 
 #[test]
@@ -141,8 +139,7 @@ fn an_answered_heartbeat_resets_the_count() {
 fn no_heartbeat_while_a_request_is_in_flight() {
     let mut c = cfg(Version::V33);
     c.request_timeout = secs(30);
-    let mut rig = Rig::new(c);
-    rig.connect();
+    let mut rig = Rig::connected(c);
     let id = rig.submit(Request::status());
     let q = rig.one_frame();
     rig.advance(secs(25));
@@ -162,8 +159,7 @@ fn no_heartbeat_while_a_request_is_in_flight() {
 fn the_minimum_command_gap_holds_back_the_next_frame() {
     let mut c = cfg(Version::V33);
     c.min_command_gap = Some(ms(300));
-    let mut rig = Rig::new(c);
-    rig.connect();
+    let mut rig = Rig::connected(c);
     rig.advance(secs(1));
     let sent_at = rig.now;
     let a = rig.submit(Request::status());

@@ -119,14 +119,7 @@ pub(crate) async fn spawn_devinfo(
         let mut buf = vec![0u8; DEVINFO_BUF];
         let mut counter: u64 = 0;
         loop {
-            let (n, from) = match sock.recv_from(&mut buf).await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::debug!("REQ_DEVINFO listener: {e}");
-                    tokio::time::sleep(SOCKET_BACKOFF).await;
-                    continue;
-                }
-            };
+            let (n, from) = recv_or_back_off(&sock, &mut buf, "REQ_DEVINFO listener").await;
             match discovery::decode(&buf[..n]) {
                 Ok(d) if d.is_devinfo_request() => {}
                 Ok(d) => {
@@ -199,18 +192,25 @@ pub(crate) async fn spawn_devinfo_unicast(
     Ok(tasks)
 }
 
+/// The next datagram; a failing socket is retried after a pause instead of spinning.
+async fn recv_or_back_off(sock: &UdpSocket, buf: &mut [u8], what: &str) -> (usize, SocketAddr) {
+    loop {
+        match sock.recv_from(buf).await {
+            Ok(x) => return x,
+            Err(e) => {
+                tracing::debug!("{what}: {e}");
+                tokio::time::sleep(SOCKET_BACKOFF).await;
+            }
+        }
+    }
+}
+
 async fn answer_unicast(d: DeviceHandle, sock: UdpSocket) {
     let mut buf = vec![0u8; DEVINFO_BUF];
     let mut counter: u64 = 0;
+    let what = format!("device {}: REQ_DEVINFO socket", d.id());
     loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::debug!("device {}: REQ_DEVINFO socket: {e}", d.id());
-                tokio::time::sleep(SOCKET_BACKOFF).await;
-                continue;
-            }
-        };
+        let (n, from) = recv_or_back_off(&sock, &mut buf, &what).await;
         let log = |dir: Direction, note: String| {
             d.0.log(|| traffic::event(d.id(), from, dir, None, Some(note)));
         };

@@ -56,30 +56,68 @@ fn scan(args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn scan_finds_and_identifies_a_simulated_fleet() {
-    let dir = std::env::temp_dir().join(format!("tuyactl-cli-scan-{}", std::process::id()));
+/// A simulated fleet started with `args`, writing its devices.json into a fresh folder named
+/// after `name`: the simulator, the folder, the devices file, and every listed entry.
+fn fleet(name: &str, args: &[&str]) -> (Sim, std::path::PathBuf, std::path::PathBuf, Vec<Value>) {
+    let dir = std::env::temp_dir().join(format!("tuyactl-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let devices = dir.join("devices.json");
-    let devices_s = devices.to_str().unwrap();
-    let _sim = start_sim(&[
-        "--fleet",
-        "12",
-        "--base-ip",
-        "127.0.8.1",
-        "--versions",
-        "3.1,3.3,3.4,3.5",
-        "--write-devices",
-        devices_s,
-        "--announce",
-        "1",
-    ]);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--write-devices", devices.to_str().unwrap()]);
+    let sim = start_sim(&all);
     let listed: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(&devices).unwrap()).unwrap();
-    let fleet: Vec<&Value> = listed
+    (sim, dir, devices, listed)
+}
+
+/// The entries that have an address: the simulated devices.
+fn with_address(listed: &[Value]) -> Vec<&Value> {
+    listed
         .iter()
         .filter(|d| d["ip"].as_str().is_some_and(|ip| !ip.is_empty()))
-        .collect();
+        .collect()
+}
+
+/// The scan's row for `d`, checked to have found it where and as devices.json says.
+fn found_as_listed<'a>(out: &'a [Value], d: &Value) -> &'a Value {
+    let row = out.iter().find(|r| r["id"] == d["id"]).unwrap();
+    assert_eq!(
+        (&row["ip"], &row["version"], &row["found"]),
+        (&d["ip"], &d["version"], &Value::Bool(true)),
+        "{row}"
+    );
+    row
+}
+
+/// Rewrites devices.json with every address and version forgotten.
+fn forget_addresses(devices: &std::path::Path, listed: &[Value]) {
+    let mut blank = listed.to_vec();
+    for d in &mut blank {
+        if d.get("ip").is_some() {
+            d["ip"] = Value::String(String::new());
+            d["version"] = Value::String(String::new());
+        }
+    }
+    std::fs::write(devices, serde_json::to_vec_pretty(&blank).unwrap()).unwrap();
+}
+
+#[test]
+fn scan_finds_and_identifies_a_simulated_fleet() {
+    let (_sim, dir, devices, listed) = fleet(
+        "cli-scan",
+        &[
+            "--fleet",
+            "12",
+            "--base-ip",
+            "127.0.8.1",
+            "--versions",
+            "3.1,3.3,3.4,3.5",
+            "--announce",
+            "1",
+        ],
+    );
+    let devices_s = devices.to_str().unwrap();
+    let fleet = with_address(&listed);
     assert_eq!(fleet.len(), 12);
 
     // 1. Announcements.
@@ -110,14 +148,7 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
     assert!(out.last().unwrap()["summary"]["found"].as_u64().unwrap() >= 12);
 
     // 2. Force scan with --update, after forgetting every address and version.
-    let mut blank = listed.clone();
-    for d in &mut blank {
-        if d.get("ip").is_some() {
-            d["ip"] = Value::String(String::new());
-            d["version"] = Value::String(String::new());
-        }
-    }
-    std::fs::write(&devices, serde_json::to_vec_pretty(&blank).unwrap()).unwrap();
+    forget_addresses(&devices, &listed);
     let out = scan(&[
         "--subnet",
         "127.0.8.0/27",
@@ -129,12 +160,7 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
         "--update",
     ]);
     for d in &fleet {
-        let row = out.iter().find(|r| r["id"] == d["id"]).unwrap();
-        assert_eq!(
-            (&row["ip"], &row["version"], &row["found"]),
-            (&d["ip"], &d["version"], &Value::Bool(true)),
-            "{row}"
-        );
+        let row = found_as_listed(&out, d);
     }
     let summary = &out.last().unwrap()["summary"];
     assert_eq!(summary["found"], 12);
@@ -156,43 +182,30 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
 fn force_scan_identifies_strict_firmware_and_31_devices() {
     // Every device closes the connection at the first frame it cannot read, and 3.5 devices
     // answer the unicast REQ_DEVINFO pass on their own addresses.
-    let dir = std::env::temp_dir().join(format!("tuyactl-cli-scan-strict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let devices = dir.join("devices.json");
+    let (_sim, dir, devices, listed) = fleet(
+        "cli-scan-strict",
+        &[
+            "--fleet",
+            "8",
+            "--base-ip",
+            "127.0.71.1",
+            "--versions",
+            "3.1,3.3,3.4,3.5",
+            "--firmware",
+            "strict",
+            "--firmware",
+            "max-clients=1",
+            "--devinfo-unicast-port",
+            "47071",
+            "--announce",
+            "0",
+        ],
+    );
     let devices_s = devices.to_str().unwrap();
-    let _sim = start_sim(&[
-        "--fleet",
-        "8",
-        "--base-ip",
-        "127.0.71.1",
-        "--versions",
-        "3.1,3.3,3.4,3.5",
-        "--firmware",
-        "strict",
-        "--firmware",
-        "max-clients=1",
-        "--devinfo-unicast-port",
-        "47071",
-        "--write-devices",
-        devices_s,
-        "--announce",
-        "0",
-    ]);
-    let listed: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(&devices).unwrap()).unwrap();
-    let fleet: Vec<&Value> = listed
-        .iter()
-        .filter(|d| d["ip"].as_str().is_some_and(|ip| !ip.is_empty()))
-        .collect();
+    let fleet = with_address(&listed);
     assert_eq!(fleet.len(), 8);
     assert!(fleet.iter().any(|d| d["version"] == "3.1"));
-    // Forget where the devices are and what they speak.
-    let mut blank = listed.clone();
-    for d in &mut blank {
-        d["ip"] = Value::String(String::new());
-        d["version"] = Value::String(String::new());
-    }
-    std::fs::write(&devices, serde_json::to_vec_pretty(&blank).unwrap()).unwrap();
+    forget_addresses(&devices, &listed);
     let out = scan(&[
         "--subnet",
         "127.0.71.0/28",
@@ -207,12 +220,7 @@ fn force_scan_identifies_strict_firmware_and_31_devices() {
         "47071",
     ]);
     for d in &fleet {
-        let row = out.iter().find(|r| r["id"] == d["id"]).unwrap();
-        assert_eq!(
-            (&row["ip"], &row["version"], &row["found"]),
-            (&d["ip"], &d["version"], &Value::Bool(true)),
-            "{row}"
-        );
+        let row = found_as_listed(&out, d);
         // 3.5 devices answer the REQ_DEVINFO pass; the others take a TCP probe each key.
         let via = if d["version"] == "3.5" {
             "devinfo"

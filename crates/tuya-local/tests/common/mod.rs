@@ -13,6 +13,15 @@ use tuya_sim::{ChildSpec, DeviceSpec, SimOptions, Simulator};
 
 pub const KEY: &str = "0123456789abcdef";
 
+/// Every protocol version, oldest first.
+pub const VERSIONS: [Version; 5] = [
+    Version::V31,
+    Version::V32,
+    Version::V33,
+    Version::V34,
+    Version::V35,
+];
+
 /// A loopback address private to one test: 127.44.<block>.<n>.
 pub fn ip(block: u8, n: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 44, block, n)

@@ -441,6 +441,40 @@ impl Rig {
         ev
     }
 
+    /// Asserts which requests the closed connection hands back, in order.
+    pub fn assert_unfinished(&mut self, ids: &[RequestId]) {
+        let back: Vec<RequestId> = self
+            .conn
+            .take_unfinished()
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(back, ids);
+    }
+
+    /// A rig whose connection is already up.
+    pub fn connected(cfg: ConnectionConfig) -> Rig {
+        let mut rig = Rig::new(cfg);
+        rig.connect();
+        rig
+    }
+
+    /// Asserts the events since the last look are the first state, then `Connected`.
+    pub fn assert_connected_with(&mut self, want: &Dps, v: Version) {
+        assert_eq!(
+            self.take_events(),
+            vec![
+                Event::Update {
+                    cid: None,
+                    changed: want.clone(),
+                    pushed: false
+                },
+                Event::Connected { version: v },
+            ],
+            "{v}"
+        );
+    }
+
     pub fn submit(&mut self, req: Request) -> RequestId {
         let id = self.conn.submit(req, self.now);
         self.pull();
