@@ -160,7 +160,7 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
         "--update",
     ]);
     for d in &fleet {
-        let row = found_as_listed(&out, d);
+        found_as_listed(&out, d);
     }
     let summary = &out.last().unwrap()["summary"];
     assert_eq!(summary["found"], 12);
