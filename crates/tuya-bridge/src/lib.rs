@@ -1,0 +1,9 @@
+//! # tuya-bridge
+//!
+//! Every Tuya device of a devices.json on MQTT: one persistent connection per device (through a
+//! [`tuya_local::Fleet`]) shared by every consumer through the broker, tuya-mqtt's topics (so its
+//! users keep their automations) with retained availability, a result topic per command, and
+//! Home Assistant device-based discovery. Several instances share one broker as shards.
+#![warn(missing_docs)]
+
+pub mod ha;
