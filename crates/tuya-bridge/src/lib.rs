@@ -6,4 +6,14 @@
 //! Home Assistant device-based discovery. Several instances share one broker as shards.
 #![warn(missing_docs)]
 
+pub mod bridge;
+pub mod config;
 pub mod ha;
+pub mod mqtt;
+pub mod nodes;
+mod publish;
+pub mod shard;
+pub mod topics;
+
+pub use bridge::{run, BridgeError};
+pub use config::{BridgeConfig, FileConfig, Flags};

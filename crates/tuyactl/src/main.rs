@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bridge;
 mod client;
 mod decode;
 mod demo;
@@ -40,6 +41,8 @@ enum Cmd {
     Demo(demo::Args),
     /// Find devices: listen for announcements, or force-scan an address range.
     Scan(scan::Args),
+    /// Every device on MQTT: tuya-mqtt's topics and Home Assistant discovery.
+    Bridge(bridge::Args),
 }
 
 fn init_tracing(verbose: u8) {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Cmd::Monitor(a) => client::monitor(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Scan(a) => scan::run(a),
+        Cmd::Bridge(a) => bridge::run(a),
     };
     match result {
         Ok(code) => code,

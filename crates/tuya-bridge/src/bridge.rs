@@ -1,0 +1,323 @@
+//! The bridge's main loop: device events out to MQTT, MQTT commands in to the devices.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rand::Rng;
+use rumqttc::QoS;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tuya_local::devices::DevicesFile;
+use tuya_local::{Event, Fleet, FleetOptions, TaggedEvent};
+use tuya_proto::Dps;
+
+use crate::config::{BridgeConfig, ConfigError};
+use crate::mqtt::{self, Incoming, Publisher};
+use crate::nodes::Nodes;
+use crate::publish;
+use crate::topics::{self, CommandTopic, Topics};
+
+/// Why the bridge could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// Bad settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// devices.json unusable.
+    #[error("{0}")]
+    Devices(String),
+}
+
+/// A command's outcome, from the task that ran it.
+pub(crate) struct Outcome {
+    pub node: usize,
+    pub command: Value,
+    pub result: Result<Dps, tuya_local::Error>,
+}
+
+/// Runs the bridge until `shutdown` resolves, then marks every device and itself offline.
+pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Result<(), BridgeError> {
+    let file = DevicesFile::load(&cfg.devices).map_err(|e| BridgeError::Devices(e.to_string()))?;
+    let topics = Topics::new(&cfg.prefix);
+    let (mut nodes, conns, skipped) = Nodes::build(&file, &cfg, &topics);
+    for s in &skipped {
+        tracing::warn!("not bridged: {}: {}", s.label, s.why);
+    }
+    tracing::info!(
+        "bridging {} devices over {} connections (shard {})",
+        nodes.nodes.len(),
+        conns.len(),
+        cfg.shard
+    );
+    let bridge_status = topics.bridge_status(&cfg.instance);
+    let (client, mut incoming) = mqtt::connect(&cfg, &bridge_status)?;
+    let mut out = Publisher::new(client);
+    let mut fleet = Fleet::open(
+        conns,
+        FleetOptions {
+            max_concurrent_connects: 64,
+            event_capacity: 4096,
+        },
+    );
+    let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(256);
+    let mut ctx = publish::Ctx {
+        cfg: &cfg,
+        topics: &topics,
+        bridge_status: &bridge_status,
+    };
+    let mut rediscover: Option<tokio::time::Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        let wake =
+            rediscover.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = &mut shutdown => break,
+            ev = fleet.next_event() => match ev {
+                Some(ev) => on_device_event(&mut ctx, &mut out, &mut nodes, &fleet, ev).await,
+                None => break,
+            },
+            m = incoming.recv() => match m {
+                None => break,
+                Some(Incoming::Connected) => {
+                    tracing::info!("connected to the broker {}:{}", cfg.broker.host, cfg.broker.port);
+                    out.connected = true;
+                    subscribe(&out, &topics, &cfg).await;
+                    out.state(&bridge_status, "online", true).await;
+                    publish::everything(&mut ctx, &mut out, &nodes, &fleet).await;
+                    out.flush_kept().await;
+                    out.dirty = false;
+                }
+                Some(Incoming::Disconnected(why)) => {
+                    if out.connected {
+                        tracing::warn!("broker connection lost: {why}; reconnecting");
+                    }
+                    out.connected = false;
+                }
+                Some(Incoming::Message { topic, payload }) => {
+                    if is_ha_birth(&cfg, &topic, &payload) {
+                        // Re-announce after a random delay, so a restarting Home Assistant is not
+                        // flooded by every bridge at once.
+                        let (lo, hi) = cfg.rediscovery_delay;
+                        let d = rand::thread_rng().gen_range(lo..=hi.max(lo));
+                        rediscover = Some(tokio::time::Instant::now() + d);
+                    } else {
+                        on_command(&ctx, &mut out, &nodes, &fleet, &topic, &payload, &done_tx).await;
+                    }
+                }
+            },
+            Some(o) = done_rx.recv() => {
+                let n = &nodes.nodes[o.node];
+                let body = match &o.result {
+                    Ok(dps) => json!({"command": o.command, "ok": true, "dps": tuya_proto::dp::dps_to_json(dps)}),
+                    Err(e) => json!({"command": o.command, "ok": false, "error": e.to_string(), "kind": publish::error_kind(e)}),
+                };
+                out.keep(&format!("{}/result", n.base), body.to_string()).await;
+            }
+            _ = tokio::time::sleep_until(wake), if rediscover.is_some() => {
+                rediscover = None;
+                publish::discovery_all(&mut ctx, &mut out, &nodes, &fleet).await;
+            }
+        }
+    }
+    // A clean shutdown: every device and the bridge itself offline, retained.
+    for n in &nodes.nodes {
+        out.state(&format!("{}/status", n.base), "offline", true)
+            .await;
+    }
+    out.state(&bridge_status, "offline", true).await;
+    let _ = out.client().disconnect().await;
+    // Let the event loop send what was queued (bounded).
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(m) = incoming.recv().await {
+            if matches!(m, Incoming::Disconnected(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    Ok(())
+}
+
+fn is_ha_birth(cfg: &BridgeConfig, topic: &str, payload: &[u8]) -> bool {
+    cfg.discovery_prefix
+        .as_deref()
+        .is_some_and(|p| topic == format!("{p}/status"))
+        && payload == b"online"
+}
+
+async fn subscribe(out: &Publisher, topics: &Topics, cfg: &BridgeConfig) {
+    // A clean session keeps no subscriptions across reconnects: every ConnAck subscribes again.
+    let mut filters: Vec<String> = topics.command_filters().to_vec();
+    if let Some(p) = &cfg.discovery_prefix {
+        filters.push(format!("{p}/status"));
+    }
+    for f in filters {
+        if let Err(e) = out.client().subscribe(f.clone(), QoS::AtLeastOnce).await {
+            tracing::warn!("cannot subscribe to {f}: {e}");
+        }
+    }
+}
+
+async fn on_device_event(
+    ctx: &mut publish::Ctx<'_>,
+    out: &mut Publisher,
+    nodes: &mut Nodes,
+    fleet: &Fleet,
+    ev: TaggedEvent,
+) {
+    let conn = ev.id.to_string();
+    let Some(dev) = fleet.device(&conn) else {
+        return;
+    };
+    match ev.event {
+        Event::Connected { version } => {
+            let members: Vec<usize> = nodes.on_connection(&conn).collect();
+            for i in members {
+                let n = &mut nodes.nodes[i];
+                n.online = true;
+                n.problem = None;
+                if let Some(listed) = n.entry.version() {
+                    if listed != version && n.version != Some(version) {
+                        tracing::warn!(
+                            "{}: devices.json says protocol {listed}, the device speaks {version}",
+                            n.entry.label()
+                        );
+                    }
+                }
+                n.version = Some(version);
+                publish::node(ctx, out, &nodes.nodes[i], fleet).await;
+                if let Some(cid) = nodes.nodes[i].cid.clone() {
+                    // A child's state is only known once asked for; the answer arrives as an
+                    // update.
+                    let child = dev.child(cid);
+                    tokio::spawn(async move {
+                        let _ = child.status().await;
+                    });
+                }
+            }
+        }
+        Event::Disconnected { reason } => {
+            let problem = match dev.last_error() {
+                Some(e @ tuya_local::Error::WrongKey(_)) => Some(format!(
+                    "{e}; was the device re-paired? (fetch its new key)"
+                )),
+                _ => None,
+            };
+            let members: Vec<usize> = nodes.on_connection(&conn).collect();
+            for i in members {
+                let n = &mut nodes.nodes[i];
+                tracing::info!("{} offline: {reason}", n.entry.label());
+                n.online = false;
+                if problem.is_some() {
+                    n.problem = problem.clone();
+                }
+                out.state(&format!("{}/status", n.base), "offline", true)
+                    .await;
+                publish::info(ctx, out, &nodes.nodes[i], fleet).await;
+            }
+        }
+        Event::Update { cid, changed, .. } => {
+            // Updates before `Connected` (the first read) are published with the full state.
+            if let Some(i) = nodes
+                .of(&conn, cid.as_deref())
+                .filter(|&i| nodes.nodes[i].online)
+            {
+                publish::changes(out, &nodes.nodes[i], &changed).await;
+            }
+        }
+        Event::Notice(n) => tracing::info!(device = %conn, "{n}"),
+        Event::Error(e) => {
+            tracing::debug!(device = %conn, "{e}");
+            if let Some(err @ tuya_local::Error::WrongKey(_)) = dev.last_error() {
+                let members: Vec<usize> = nodes.on_connection(&conn).collect();
+                for i in members {
+                    if nodes.nodes[i].problem.is_none() {
+                        tracing::warn!("{}: {err}", nodes.nodes[i].entry.label());
+                        nodes.nodes[i].problem = Some(err.to_string());
+                        publish::info(ctx, out, &nodes.nodes[i], fleet).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn on_command(
+    ctx: &publish::Ctx<'_>,
+    out: &mut Publisher,
+    nodes: &Nodes,
+    fleet: &Fleet,
+    topic: &str,
+    payload: &[u8],
+    done: &mpsc::Sender<Outcome>,
+) {
+    let Some((key, kind)) = ctx.topics.parse_command(topic) else {
+        return;
+    };
+    let Some(i) = nodes.find(key) else {
+        tracing::debug!("command for unknown device {key:?} (another shard's, or a typo)");
+        return;
+    };
+    let n = &nodes.nodes[i];
+    let Some(dev) = fleet.device(&n.conn) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(payload).to_string();
+    let (dps, cid, command) = match kind {
+        CommandTopic::Device => {
+            if text.trim() == "get-states" {
+                publish::full_state(out, n, fleet).await;
+                return;
+            }
+            let e = topics::PayloadError::UnknownCommand(text.clone());
+            refuse(out, n, json!(text), &e).await;
+            return;
+        }
+        CommandTopic::Dp(dp) => {
+            let v = topics::parse_text_value(&text);
+            let dps: Dps = [(dp, v)].into_iter().collect();
+            (dps, n.cid.clone(), json!({"dp": dp.0, "value": text}))
+        }
+        CommandTopic::DpsJson => match topics::parse_json_command(payload) {
+            Ok(c) => {
+                let cid = c.cid.or_else(|| n.cid.clone());
+                (
+                    c.dps,
+                    cid,
+                    serde_json::from_slice(payload).unwrap_or(Value::Null),
+                )
+            }
+            Err(e) => {
+                refuse(out, n, json!(text), &e).await;
+                return;
+            }
+        },
+    };
+    let dev = dev.clone();
+    let done = done.clone();
+    tokio::spawn(async move {
+        let result = match cid {
+            Some(c) => dev.child(c).set(dps).await,
+            None => dev.set(dps).await,
+        };
+        let _ = done
+            .send(Outcome {
+                node: i,
+                command,
+                result,
+            })
+            .await;
+    });
+}
+
+async fn refuse(
+    out: &mut Publisher,
+    n: &crate::nodes::Node,
+    command: Value,
+    e: &dyn std::fmt::Display,
+) {
+    let body =
+        json!({"command": command, "ok": false, "error": e.to_string(), "kind": "bad_command"});
+    out.keep(&format!("{}/result", n.base), body.to_string())
+        .await;
+}

@@ -1,0 +1,385 @@
+//! The bridge's settings: a `bridge.toml` file, with command-line flags on top.
+//!
+//! ```toml
+//! mqtt = "mqtt://user:secret@127.0.0.1:1883"   # or mqtts:// (TLS)
+//! devices = "devices.json"
+//! prefix = "tuya"                              # tuya-mqtt's topic prefix
+//! instance = "home"                            # client id and tuya/bridge/<instance>/status
+//! shard = "1/2"                                # this instance's share of devices.json
+//! discovery_prefix = "homeassistant"           # "" turns Home Assistant discovery off
+//! command_timeout_secs = 30
+//!
+//! [device."Kitchen Plug".dps."19"]             # by name or id: how DP 19 appears in HA
+//! component = "sensor"
+//! unit = "W"
+//! scale = 1
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ha::DpOverride;
+use crate::shard::Shard;
+
+/// Why the settings are unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read {path}: {why}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        why: String,
+    },
+    /// The config file is not valid TOML of the expected shape.
+    #[error("{path}: {why}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The broker URL is not usable.
+    #[error("bad MQTT URL {url:?}: {why} (expected mqtt://[user:pass@]host[:port] or mqtts://…)")]
+    Url {
+        /// The URL, with any password masked.
+        url: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// Something required is missing.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// A bad shard.
+    #[error("{0}")]
+    Shard(String),
+}
+
+/// Where the broker is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Broker {
+    /// Host name or address.
+    pub host: String,
+    /// Port (1883, or 8883 for TLS).
+    pub port: u16,
+    /// TLS (`mqtts://`).
+    pub tls: bool,
+    /// User name.
+    pub user: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "****"))
+            .finish()
+    }
+}
+
+impl Broker {
+    /// Parses `mqtt://[user[:pass]@]host[:port]` or `mqtts://…`.
+    ///
+    /// ```
+    /// let b = tuya_bridge::config::Broker::parse("mqtts://me:pw@broker.lan").unwrap();
+    /// assert_eq!((b.host.as_str(), b.port, b.tls), ("broker.lan", 8883, true));
+    /// ```
+    pub fn parse(url: &str) -> Result<Broker, ConfigError> {
+        let masked = mask(url);
+        let bad = |why| ConfigError::Url {
+            url: masked.clone(),
+            why,
+        };
+        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("mqtt://") {
+            (false, r)
+        } else if url.contains("://") {
+            return Err(bad("unknown scheme"));
+        } else {
+            (false, url)
+        };
+        let rest = rest.trim_end_matches('/');
+        let (auth, hostport) = match rest.rsplit_once('@') {
+            Some((a, h)) => (Some(a), h),
+            None => (None, rest),
+        };
+        let (user, password) = match auth {
+            None => (None, None),
+            Some(a) => match a.split_once(':') {
+                Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
+                None => (Some(a.to_string()), None),
+            },
+        };
+        let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
+            // [::1]:1883
+            let (h, p) = h.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            (h.to_string(), p.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (hostport.to_string(), None),
+            }
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+            None if tls => 8883,
+            None => 1883,
+        };
+        Ok(Broker {
+            host,
+            port,
+            tls,
+            user,
+            password,
+        })
+    }
+}
+
+/// The URL with its password replaced, for messages.
+fn mask(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let auth = &url[s + 3..at];
+            match auth.split_once(':') {
+                Some((u, _)) => format!("{}{u}:****{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Overrides for one device in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceOverrides {
+    /// By DP id.
+    pub dps: BTreeMap<String, DpOverride>,
+}
+
+/// `bridge.toml`, every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// Broker URL.
+    pub mqtt: Option<String>,
+    /// devices.json.
+    pub devices: Option<PathBuf>,
+    /// Topic prefix.
+    pub prefix: Option<String>,
+    /// Instance name.
+    pub instance: Option<String>,
+    /// `K/N`.
+    pub shard: Option<String>,
+    /// Home Assistant discovery prefix ("" = off).
+    pub discovery_prefix: Option<String>,
+    /// How long a command may wait for an unreachable device.
+    pub command_timeout_secs: Option<u64>,
+    /// A CA certificate (PEM) for `mqtts://` brokers with a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Per-device settings, by name or id.
+    #[serde(rename = "device")]
+    pub device: BTreeMap<String, DeviceOverrides>,
+}
+
+impl FileConfig {
+    /// Reads and parses a bridge.toml.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })
+    }
+}
+
+/// Everything the bridge runs with.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// The broker.
+    pub broker: Broker,
+    /// devices.json.
+    pub devices: PathBuf,
+    /// Topic prefix (`tuya`).
+    pub prefix: String,
+    /// Instance name (client id `tuyactl-<instance>`).
+    pub instance: String,
+    /// This instance's shard.
+    pub shard: Shard,
+    /// Home Assistant discovery prefix; `None` turns discovery off.
+    pub discovery_prefix: Option<String>,
+    /// How long a command may wait for an unreachable device before failing on `result`.
+    pub command_timeout: Duration,
+    /// CA certificate for TLS brokers.
+    pub ca_file: Option<PathBuf>,
+    /// Per-device overrides, by name or id.
+    pub overrides: BTreeMap<String, DeviceOverrides>,
+    /// Delay range before re-announcing discovery when Home Assistant comes online.
+    pub rediscovery_delay: (Duration, Duration),
+    /// Longest wait between broker reconnect attempts.
+    pub reconnect_max: Duration,
+}
+
+/// Command-line flags: each one set wins over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--mqtt`.
+    pub mqtt: Option<String>,
+    /// `--devices`.
+    pub devices: Option<PathBuf>,
+    /// `--prefix`.
+    pub prefix: Option<String>,
+    /// `--instance`.
+    pub instance: Option<String>,
+    /// `--shard`.
+    pub shard: Option<String>,
+    /// `--discovery-prefix` (`""` = off).
+    pub discovery_prefix: Option<String>,
+    /// `--ca-file`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl BridgeConfig {
+    /// Flags over the file over the defaults.
+    pub fn merge(file: FileConfig, flags: Flags) -> Result<BridgeConfig, ConfigError> {
+        let url = flags.mqtt.or(file.mqtt).ok_or(ConfigError::Missing(
+            "no broker: give --mqtt mqtt://host:port (or mqtt = \"…\" in the config file)",
+        ))?;
+        let shard = match flags.shard.or(file.shard) {
+            Some(s) => s.parse().map_err(ConfigError::Shard)?,
+            None => Shard::ALL,
+        };
+        let instance = flags
+            .instance
+            .or(file.instance)
+            .unwrap_or_else(|| "tuyactl".into());
+        if instance.is_empty() || instance.contains(['/', '+', '#']) {
+            return Err(ConfigError::Missing(
+                "the instance name must be non-empty and free of '/', '+' and '#'",
+            ));
+        }
+        let prefix = flags
+            .prefix
+            .or(file.prefix)
+            .unwrap_or_else(|| "tuya".into());
+        if prefix.is_empty() || prefix.contains(['+', '#']) {
+            return Err(ConfigError::Missing(
+                "the topic prefix must be non-empty and free of '+' and '#'",
+            ));
+        }
+        let discovery = flags
+            .discovery_prefix
+            .or(file.discovery_prefix)
+            .unwrap_or_else(|| "homeassistant".into());
+        Ok(BridgeConfig {
+            broker: Broker::parse(&url)?,
+            devices: flags
+                .devices
+                .or(file.devices)
+                .unwrap_or_else(|| PathBuf::from("devices.json")),
+            prefix,
+            instance,
+            shard,
+            discovery_prefix: (!discovery.is_empty()).then_some(discovery),
+            command_timeout: Duration::from_secs(file.command_timeout_secs.unwrap_or(30).max(1)),
+            ca_file: flags.ca_file.or(file.ca_file),
+            overrides: file.device,
+            rediscovery_delay: (Duration::from_secs(1), Duration::from_secs(5)),
+            reconnect_max: Duration::from_secs(10),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        let b = Broker::parse("mqtt://127.0.0.1:1884").unwrap();
+        assert_eq!(
+            (b.host.as_str(), b.port, b.tls, b.user),
+            ("127.0.0.1", 1884, false, None)
+        );
+        let b = Broker::parse("mqtt://u:p@w@h").unwrap();
+        assert_eq!(
+            (
+                b.user.as_deref(),
+                b.password.as_deref(),
+                b.host.as_str(),
+                b.port
+            ),
+            (Some("u"), Some("p@w"), "h", 1883)
+        );
+        let b = Broker::parse("mqtt://[::1]:1999").unwrap();
+        assert_eq!((b.host.as_str(), b.port), ("::1", 1999));
+        assert!(Broker::parse("http://h").is_err());
+        assert!(Broker::parse("mqtt://h:x").is_err());
+        assert!(Broker::parse("mqtt://").is_err());
+        let e = Broker::parse("mqtt://me:secret@h:x")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret") && e.contains("****"), "{e}");
+        let d = format!("{:?}", Broker::parse("mqtt://me:secret@h").unwrap());
+        assert!(!d.contains("secret"), "{d}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            mqtt = "mqtt://file:1883"
+            prefix = "home"
+            instance = "a"
+            shard = "1/2"
+            discovery_prefix = ""
+            [device."Kitchen Plug".dps."19"]
+            component = "sensor"
+            unit = "W"
+            scale = 1
+            "#,
+        )
+        .unwrap();
+        let c = BridgeConfig::merge(
+            file.clone(),
+            Flags {
+                mqtt: Some("mqtt://flag:1999".into()),
+                shard: Some("2/2".into()),
+                ..Flags::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((c.broker.host.as_str(), c.broker.port), ("flag", 1999));
+        assert_eq!(c.shard, Shard { index: 2, count: 2 });
+        assert_eq!((c.prefix.as_str(), c.instance.as_str()), ("home", "a"));
+        assert_eq!(c.discovery_prefix, None);
+        assert_eq!(c.overrides["Kitchen Plug"].dps["19"].scale, Some(1));
+        assert!(toml::from_str::<FileConfig>("mqt = \"x\"").is_err());
+        assert!(BridgeConfig::merge(FileConfig::default(), Flags::default()).is_err());
+        let bad = Flags {
+            mqtt: Some("mqtt://h".into()),
+            shard: Some("3/2".into()),
+            ..Flags::default()
+        };
+        assert!(matches!(
+            BridgeConfig::merge(FileConfig::default(), bad),
+            Err(ConfigError::Shard(_))
+        ));
+    }
+}

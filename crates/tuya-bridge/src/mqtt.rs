@@ -1,0 +1,169 @@
+//! The broker connection: rumqttc options (client id, last will, credentials, TLS), the event
+//! loop driven in a task of its own with a capped backoff, and a publisher that never blocks
+//! the bridge for long while the broker is away.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS, Transport};
+use tokio::sync::mpsc;
+
+use crate::config::{BridgeConfig, ConfigError};
+
+/// Requests the client may queue for the event loop (a burst of a whole fleet's state).
+const REQUEST_CAPACITY: usize = 4096;
+/// A publish that cannot even be queued in this long is given up (state) or kept (results).
+const PUBLISH_WAIT: Duration = Duration::from_secs(1);
+/// Results kept while the broker is away.
+const OUTBOX: usize = 4096;
+
+/// What the broker connection reports to the bridge.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Connected (again): subscriptions and retained state must be (re)published, since a
+    /// clean session keeps nothing.
+    Connected,
+    /// The connection failed; the event loop retries.
+    Disconnected(String),
+    /// A message on a subscribed topic.
+    Message {
+        /// Its topic.
+        topic: String,
+        /// Its payload.
+        payload: Vec<u8>,
+    },
+}
+
+/// Builds the client and starts its event loop.
+pub fn connect(
+    cfg: &BridgeConfig,
+    will_topic: &str,
+) -> Result<(AsyncClient, mpsc::Receiver<Incoming>), ConfigError> {
+    let b = &cfg.broker;
+    let mut o = MqttOptions::new(format!("tuyactl-{}", cfg.instance), &b.host, b.port);
+    o.set_keep_alive(Duration::from_secs(30));
+    o.set_clean_session(true);
+    o.set_max_packet_size(256 * 1024, 256 * 1024);
+    o.set_last_will(LastWill::new(will_topic, "offline", QoS::AtLeastOnce, true));
+    if let Some(u) = &b.user {
+        o.set_credentials(u, b.password.clone().unwrap_or_default());
+    }
+    if b.tls {
+        let transport = match &cfg.ca_file {
+            Some(p) => {
+                let ca = std::fs::read(p).map_err(|e| ConfigError::Read {
+                    path: p.display().to_string(),
+                    why: e.to_string(),
+                })?;
+                Transport::tls(ca, None, None)
+            }
+            None => Transport::tls_with_default_config(),
+        };
+        o.set_transport(transport);
+    }
+    let (client, el) = AsyncClient::new(o, REQUEST_CAPACITY);
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(drive(el, tx, cfg.reconnect_max));
+    Ok((client, rx))
+}
+
+/// Polls the event loop forever (rumqttc reconnects on the next poll after an error), with a
+/// capped exponential backoff between failed attempts.
+async fn drive(mut el: EventLoop, tx: mpsc::Sender<Incoming>, max: Duration) {
+    let min = Duration::from_millis(100);
+    let mut backoff = min;
+    loop {
+        let msg = match el.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff = min;
+                Some(Incoming::Connected)
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => Some(Incoming::Message {
+                topic: p.topic,
+                payload: p.payload.to_vec(),
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                let _ = tx.send(Incoming::Disconnected(e.to_string())).await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(max.max(min));
+                None
+            }
+        };
+        if let Some(m) = msg {
+            if tx.send(m).await.is_err() {
+                return;
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+    }
+}
+
+/// Publishes on behalf of the bridge. State that cannot be published now is republished whole
+/// on the next connection; results are kept (bounded) until then.
+pub struct Publisher {
+    client: AsyncClient,
+    /// The broker connection is up.
+    pub connected: bool,
+    /// Some state was not published: republish everything on the next connection.
+    pub dirty: bool,
+    outbox: VecDeque<(String, Vec<u8>, bool)>,
+}
+
+impl Publisher {
+    /// A publisher over `client`.
+    pub fn new(client: AsyncClient) -> Self {
+        Self {
+            client,
+            connected: false,
+            dirty: true,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// The client (subscriptions, disconnect).
+    pub fn client(&self) -> &AsyncClient {
+        &self.client
+    }
+
+    async fn try_send(&self, topic: &str, payload: Vec<u8>, retain: bool) -> bool {
+        if !self.connected {
+            return false;
+        }
+        let f = self
+            .client
+            .publish(topic, QoS::AtLeastOnce, retain, payload);
+        matches!(tokio::time::timeout(PUBLISH_WAIT, f).await, Ok(Ok(())))
+    }
+
+    /// Publishes state; if it cannot go now, the next connection republishes all state.
+    pub async fn state(&mut self, topic: &str, payload: impl Into<Vec<u8>>, retain: bool) {
+        if !self.try_send(topic, payload.into(), retain).await {
+            self.dirty = true;
+        }
+    }
+
+    /// Publishes a message that must not be lost (a command's result).
+    pub async fn keep(&mut self, topic: &str, payload: impl Into<Vec<u8>>) {
+        let payload = payload.into();
+        if !self.try_send(topic, payload.clone(), false).await {
+            if self.outbox.len() >= OUTBOX {
+                tracing::warn!("broker away too long: dropping the oldest kept result");
+                self.outbox.pop_front();
+            }
+            self.outbox.push_back((topic.to_string(), payload, false));
+        }
+    }
+
+    /// Sends what was kept while the broker was away.
+    pub async fn flush_kept(&mut self) {
+        while let Some((t, p, r)) = self.outbox.pop_front() {
+            if !self.try_send(&t, p.clone(), r).await {
+                self.outbox.push_front((t, p, r));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `tuyactl bridge`: every device of devices.json on MQTT (see the tuya-bridge crate).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tuya_bridge::{BridgeConfig, FileConfig, Flags};
+
+/// Arguments of `tuyactl bridge`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The broker: mqtt://[user:pass@]host[:port] or mqtts://… (TLS).
+    #[arg(long)]
+    pub mqtt: Option<String>,
+    /// devices.json (tinytuya's format).
+    #[arg(long)]
+    pub devices: Option<PathBuf>,
+    /// Topic prefix (tuya-mqtt's default: tuya).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Instance name: client id `tuyactl-NAME` and the topic <prefix>/bridge/NAME/status.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Serve only shard K of N of devices.json (a stable hash of each device id).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Home Assistant discovery prefix; "" turns discovery off.
+    #[arg(long)]
+    pub discovery_prefix: Option<String>,
+    /// CA certificate (PEM) of an mqtts:// broker with a private CA.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Settings file (TOML); flags given on the command line win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Runs the bridge until SIGINT or SIGTERM.
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let file = match &a.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let cfg = BridgeConfig::merge(
+        file,
+        Flags {
+            mqtt: a.mqtt,
+            devices: a.devices,
+            prefix: a.prefix,
+            instance: a.instance,
+            shard: a.shard,
+            discovery_prefix: a.discovery_prefix,
+            ca_file: a.ca_file,
+        },
+    )?;
+    let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+    rt.block_on(async move {
+        tuya_bridge::run(cfg, stop_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
