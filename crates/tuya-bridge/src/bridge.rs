@@ -270,7 +270,7 @@ async fn on_command(
                 return;
             }
             let e = topics::PayloadError::UnknownCommand(text.clone());
-            refuse(out, n, json!(text), &e).await;
+            refuse(out, n, json!(text), e.to_string()).await;
             return;
         }
         CommandTopic::Dp(dp) => {
@@ -288,7 +288,7 @@ async fn on_command(
                 )
             }
             Err(e) => {
-                refuse(out, n, json!(text), &e).await;
+                refuse(out, n, json!(text), e.to_string()).await;
                 return;
             }
         },
@@ -310,14 +310,8 @@ async fn on_command(
     });
 }
 
-async fn refuse(
-    out: &mut Publisher,
-    n: &crate::nodes::Node,
-    command: Value,
-    e: &dyn std::fmt::Display,
-) {
-    let body =
-        json!({"command": command, "ok": false, "error": e.to_string(), "kind": "bad_command"});
+async fn refuse(out: &mut Publisher, n: &crate::nodes::Node, command: Value, e: String) {
+    let body = json!({"command": command, "ok": false, "error": e, "kind": "bad_command"});
     out.keep(&format!("{}/result", n.base), body.to_string())
         .await;
 }
