@@ -16,7 +16,7 @@ use tuya_proto::{DpId, DpValue, Version};
 use tuya_sim::{ChildSpec, DeviceSpec, SimOptions, Simulator};
 
 /// Mosquitto from Debian's package (.ci/run installs it).
-fn mosquitto_bin() -> PathBuf {
+pub fn mosquitto_bin() -> PathBuf {
     for p in [
         "/usr/sbin/mosquitto",
         "/usr/bin/mosquitto",
@@ -36,7 +36,7 @@ pub struct Broker {
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -109,6 +109,20 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Waits (bounded) until something listens on 127.0.0.1:`port`.
+pub async fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("nothing listens on port {port}");
 }
 
 pub const KEY: &str = "0123456789abcdef";
