@@ -66,6 +66,16 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         bridge_status: &bridge_status,
     };
     let mut rediscover: Option<tokio::time::Instant> = None;
+    let mut listener = match &cfg.announcements {
+        None => None,
+        Some(l) => match tuya_local::discovery::Listener::bind(l.clone()).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!("not listening for device announcements: {e}");
+                None
+            }
+        },
+    };
     tokio::pin!(shutdown);
     loop {
         let wake =
@@ -113,6 +123,9 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                 };
                 out.keep(&format!("{}/result", n.base), body.to_string()).await;
             }
+            Some(d) = next_announcement(&mut listener), if listener.is_some() => {
+                on_announcement(&mut ctx, &mut out, &mut nodes, &fleet, d.device()).await;
+            }
             _ = tokio::time::sleep_until(wake), if rediscover.is_some() => {
                 rediscover = None;
                 publish::discovery_all(&mut ctx, &mut out, &nodes, &fleet).await;
@@ -136,6 +149,53 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
     })
     .await;
     Ok(())
+}
+
+async fn next_announcement(
+    l: &mut Option<tuya_local::discovery::Listener>,
+) -> Option<tuya_local::discovery::DiscoveryEvent> {
+    match l {
+        Some(l) => l.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A device announced itself: a protocol version or address other than the one in use (a
+/// firmware update, a new DHCP lease) is logged and shown on `info`.
+async fn on_announcement(
+    ctx: &mut publish::Ctx<'_>,
+    out: &mut Publisher,
+    nodes: &mut Nodes,
+    fleet: &Fleet,
+    d: &tuya_local::discovery::Discovered,
+) {
+    let Some(i) = nodes.find(&d.id) else { return };
+    let n = &mut nodes.nodes[i];
+    let now = (d.version, d.ip);
+    if n.announced == Some(now) {
+        return;
+    }
+    let known = n.version.or(n.entry.version());
+    if let (Some(v), Some(k)) = (d.version, known) {
+        if v != k {
+            tracing::warn!(
+                "{} announces protocol {v}, but is served as {k} (firmware updated? update devices.json)",
+                n.entry.label()
+            );
+        }
+    }
+    if let Some(dev) = fleet.device(&n.conn) {
+        if dev.config().addr.ip() != d.ip {
+            tracing::warn!(
+                "{} announces address {}, but is served at {} (update devices.json: tuyactl scan --update)",
+                n.entry.label(),
+                d.ip,
+                dev.config().addr.ip()
+            );
+        }
+    }
+    n.announced = Some(now);
+    publish::info(ctx, out, &nodes.nodes[i], fleet).await;
 }
 
 fn is_ha_birth(cfg: &BridgeConfig, topic: &str, payload: &[u8]) -> bool {

@@ -190,6 +190,9 @@ pub struct FileConfig {
     pub command_timeout_secs: Option<u64>,
     /// A CA certificate (PEM) for `mqtts://` brokers with a private CA.
     pub ca_file: Option<PathBuf>,
+    /// Listen for the devices' UDP announcements (6666/6667) to notice a changed protocol
+    /// version or address (default: on).
+    pub announcements: Option<bool>,
     /// Per-device settings, by name or id.
     #[serde(rename = "device")]
     pub device: BTreeMap<String, DeviceOverrides>,
@@ -234,6 +237,8 @@ pub struct BridgeConfig {
     pub rediscovery_delay: (Duration, Duration),
     /// Longest wait between broker reconnect attempts.
     pub reconnect_max: Duration,
+    /// Where to listen for device announcements; `None`: not at all.
+    pub announcements: Option<tuya_local::discovery::ListenerConfig>,
 }
 
 /// Command-line flags: each one set wins over the file.
@@ -253,6 +258,8 @@ pub struct Flags {
     pub discovery_prefix: Option<String>,
     /// `--ca-file`.
     pub ca_file: Option<PathBuf>,
+    /// `--no-announcements`.
+    pub no_announcements: bool,
 }
 
 impl BridgeConfig {
@@ -302,6 +309,18 @@ impl BridgeConfig {
             overrides: file.device,
             rediscovery_delay: (Duration::from_secs(1), Duration::from_secs(5)),
             reconnect_max: Duration::from_secs(10),
+            announcements: (!flags.no_announcements && file.announcements.unwrap_or(true)).then(
+                || {
+                    // Listening only: the bridge sends no broadcasts of its own.
+                    tuya_local::discovery::ListenerConfig::on(
+                        std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        vec![
+                            tuya_proto::discovery::PORT_PLAIN,
+                            tuya_proto::discovery::PORT_ENCRYPTED,
+                        ],
+                    )
+                },
+            ),
         })
     }
 }

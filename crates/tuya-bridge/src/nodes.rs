@@ -30,6 +30,8 @@ pub struct Node {
     pub problem: Option<String>,
     /// The protocol version in use, once connected.
     pub version: Option<tuya_proto::Version>,
+    /// What the device last announced on the network (version, address), when heard.
+    pub announced: Option<(Option<tuya_proto::Version>, std::net::IpAddr)>,
 }
 
 /// Home Assistant object ids: letters, digits, `_` and `-` only.
@@ -129,6 +131,7 @@ impl Nodes {
                 online: false,
                 problem: None,
                 version: None,
+                announced: None,
             });
         }
         (nodes, conns, skipped)

@@ -80,6 +80,8 @@ pub(crate) async fn info(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &F
         "version_in_devices_json": e.version().map(|v| v.as_str()),
         "product_key": e.extra.get("product_key"),
         "category": e.extra.get("category"),
+        "announced_version": n.announced.and_then(|a| a.0).map(|v| v.as_str()),
+        "announced_ip": n.announced.map(|a| a.1.to_string()),
         "online": n.online,
         "problem": n.problem,
         "bridge": ctx.cfg.instance,

@@ -30,6 +30,10 @@ pub struct Args {
     /// CA certificate (PEM) of an mqtts:// broker with a private CA.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Do not listen for device announcements (UDP 6666/6667), which show changed protocol
+    /// versions and addresses on each device's info topic.
+    #[arg(long)]
+    pub no_announcements: bool,
     /// Settings file (TOML); flags given on the command line win.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -51,6 +55,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             shard: a.shard,
             discovery_prefix: a.discovery_prefix,
             ca_file: a.ca_file,
+            no_announcements: a.no_announcements,
         },
     )?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;

@@ -225,6 +225,8 @@ pub fn bridge_config(
     c.command_timeout = Duration::from_secs(8);
     c.rediscovery_delay = (Duration::from_millis(50), Duration::from_millis(200));
     c.reconnect_max = Duration::from_millis(500);
+    // Tests never bind the real announcement ports; the one test of announcements sets its own.
+    c.announcements = None;
     c
 }
 
