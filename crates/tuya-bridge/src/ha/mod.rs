@@ -59,6 +59,8 @@
 mod codes;
 mod entities;
 mod mapping;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
