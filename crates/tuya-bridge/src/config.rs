@@ -241,30 +241,10 @@ pub struct BridgeConfig {
     pub announcements: Option<tuya_local::discovery::ListenerConfig>,
 }
 
-/// Command-line flags: each one set wins over the file.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    /// `--mqtt`.
-    pub mqtt: Option<String>,
-    /// `--devices`.
-    pub devices: Option<PathBuf>,
-    /// `--prefix`.
-    pub prefix: Option<String>,
-    /// `--instance`.
-    pub instance: Option<String>,
-    /// `--shard`.
-    pub shard: Option<String>,
-    /// `--discovery-prefix` (`""` = off).
-    pub discovery_prefix: Option<String>,
-    /// `--ca-file`.
-    pub ca_file: Option<PathBuf>,
-    /// `--no-announcements`.
-    pub no_announcements: bool,
-}
-
 impl BridgeConfig {
-    /// Flags over the file over the defaults.
-    pub fn merge(file: FileConfig, flags: Flags) -> Result<BridgeConfig, ConfigError> {
+    /// Command-line settings (`flags`, the same fields as the file; each one set wins) over the
+    /// file over the defaults.
+    pub fn merge(file: FileConfig, flags: FileConfig) -> Result<BridgeConfig, ConfigError> {
         let url = flags.mqtt.or(file.mqtt).ok_or(ConfigError::Missing(
             "no broker: give --mqtt mqtt://host:port (or mqtt = \"…\" in the config file)",
         ))?;
@@ -304,13 +284,26 @@ impl BridgeConfig {
             instance,
             shard,
             discovery_prefix: (!discovery.is_empty()).then_some(discovery),
-            command_timeout: Duration::from_secs(file.command_timeout_secs.unwrap_or(30).max(1)),
+            command_timeout: Duration::from_secs(
+                flags
+                    .command_timeout_secs
+                    .or(file.command_timeout_secs)
+                    .unwrap_or(30)
+                    .max(1),
+            ),
             ca_file: flags.ca_file.or(file.ca_file),
-            overrides: file.device,
+            overrides: if flags.device.is_empty() {
+                file.device
+            } else {
+                flags.device
+            },
             rediscovery_delay: (Duration::from_secs(1), Duration::from_secs(5)),
             reconnect_max: Duration::from_secs(10),
-            announcements: (!flags.no_announcements && file.announcements.unwrap_or(true)).then(
-                || {
+            announcements: flags
+                .announcements
+                .or(file.announcements)
+                .unwrap_or(true)
+                .then(|| {
                     // Listening only: the bridge sends no broadcasts of its own.
                     tuya_local::discovery::ListenerConfig::on(
                         std::net::Ipv4Addr::UNSPECIFIED.into(),
@@ -319,8 +312,7 @@ impl BridgeConfig {
                             tuya_proto::discovery::PORT_ENCRYPTED,
                         ],
                     )
-                },
-            ),
+                }),
         })
     }
 }
@@ -377,10 +369,10 @@ mod tests {
         .unwrap();
         let c = BridgeConfig::merge(
             file.clone(),
-            Flags {
+            FileConfig {
                 mqtt: Some("mqtt://flag:1999".into()),
                 shard: Some("2/2".into()),
-                ..Flags::default()
+                ..FileConfig::default()
             },
         )
         .unwrap();
@@ -390,11 +382,11 @@ mod tests {
         assert_eq!(c.discovery_prefix, None);
         assert_eq!(c.overrides["Kitchen Plug"].dps["19"].scale, Some(1));
         assert!(toml::from_str::<FileConfig>("mqt = \"x\"").is_err());
-        assert!(BridgeConfig::merge(FileConfig::default(), Flags::default()).is_err());
-        let bad = Flags {
+        assert!(BridgeConfig::merge(FileConfig::default(), FileConfig::default()).is_err());
+        let bad = FileConfig {
             mqtt: Some("mqtt://h".into()),
             shard: Some("3/2".into()),
-            ..Flags::default()
+            ..FileConfig::default()
         };
         assert!(matches!(
             BridgeConfig::merge(FileConfig::default(), bad),

@@ -16,4 +16,4 @@ pub mod shard;
 pub mod topics;
 
 pub use bridge::{run, BridgeError};
-pub use config::{BridgeConfig, FileConfig, Flags};
+pub use config::{BridgeConfig, FileConfig};

@@ -14,12 +14,6 @@ use serde_json::Value;
 use tuya_proto::{DpId, DpValue, Version};
 use tuya_sim::{Direction, SimOptions, TrafficSink};
 
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(120), f)
-        .await
-        .expect("test exceeded its time bound")
-}
-
 #[tokio::test]
 async fn a_broker_restart_loses_no_state_and_applies_commands_once() {
     bounded(async {
@@ -62,15 +56,7 @@ async fn a_broker_restart_loses_no_state_and_applies_commands_once() {
             .wait_for("tuya/bridge/restart/status", "online")
             .await;
         let fresh = observe(broker.port, "observer-after").await;
-        for s in [
-            "plug_1",
-            "bulb_2",
-            "cover_3",
-            "old_plug",
-            "hub",
-            "hall_sensor",
-            "hall_switch",
-        ] {
+        for s in HOME_SLUGS {
             fresh
                 .seen
                 .wait_for(&format!("tuya/{s}/status"), "online")

@@ -4,28 +4,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
 use tuya_proto::{DpId, DpValue};
 use tuya_sim::SimOptions;
-
-const SLUGS: [&str; 7] = [
-    "plug_1",
-    "bulb_2",
-    "cover_3",
-    "old_plug",
-    "hub",
-    "hall_sensor",
-    "hall_switch",
-];
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(120), f)
-        .await
-        .expect("test exceeded its time bound")
-}
 
 #[tokio::test]
 async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
@@ -39,7 +22,7 @@ async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
         let seen = &obs.seen;
 
         seen.wait_for("tuya/bridge/home/status", "online").await;
-        for s in SLUGS {
+        for s in HOME_SLUGS {
             seen.wait_for(&format!("tuya/{s}/status"), "online").await;
         }
         // Every state, sub-devices included, each DP on its own topic.
@@ -123,7 +106,7 @@ async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
 
         // Home Assistant: one retained device config per device, unique ids across the fleet.
         let configs = seen.topics_matching(|t| t.starts_with("homeassistant/device/"));
-        assert_eq!(configs.len(), SLUGS.len(), "{configs:?}");
+        assert_eq!(configs.len(), HOME_SLUGS.len(), "{configs:?}");
         let mut uids = HashSet::new();
         for t in &configs {
             let c: Value = serde_json::from_str(&seen.get(t).unwrap()).unwrap();
@@ -145,7 +128,7 @@ async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
         // A clean shutdown marks everything offline (retained).
         bridge.stop().await;
         seen.wait_for("tuya/bridge/home/status", "offline").await;
-        for s in SLUGS {
+        for s in HOME_SLUGS {
             seen.wait_for(&format!("tuya/{s}/status"), "offline").await;
         }
         let late = observe(broker.port, "observer-late").await;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tuya_bridge::{BridgeConfig, FileConfig, Flags};
+use tuya_bridge::{BridgeConfig, FileConfig};
 
 /// Arguments of `tuyactl bridge`.
 #[derive(clap::Args, Debug)]
@@ -47,7 +47,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     };
     let cfg = BridgeConfig::merge(
         file,
-        Flags {
+        FileConfig {
             mqtt: a.mqtt,
             devices: a.devices,
             prefix: a.prefix,
@@ -55,7 +55,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             shard: a.shard,
             discovery_prefix: a.discovery_prefix,
             ca_file: a.ca_file,
-            no_announcements: a.no_announcements,
+            announcements: a.no_announcements.then_some(false),
+            ..FileConfig::default()
         },
     )?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
-use tuya_bridge::{BridgeConfig, FileConfig, Flags};
+use tuya_bridge::{BridgeConfig, FileConfig};
 use tuya_proto::{DpId, DpValue, Version};
 use tuya_sim::{ChildSpec, DeviceSpec, SimOptions, Simulator};
 
@@ -127,6 +127,24 @@ pub async fn wait_listening(port: u16) {
 
 pub const KEY: &str = "0123456789abcdef";
 
+/// The topic levels of the devices of [`home`].
+pub const HOME_SLUGS: [&str; 7] = [
+    "plug_1",
+    "bulb_2",
+    "cover_3",
+    "old_plug",
+    "hub",
+    "hall_sensor",
+    "hall_switch",
+];
+
+/// Every test body runs under this bound: a hang is a failure, not a stuck CI job.
+pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("test exceeded its time bound")
+}
+
 /// A home of every version on 127.0.<block>.x: plugs on 3.1 and 3.3, a bulb on 3.4, a cover
 /// on 3.5, and a 3.4 gateway with two sub-devices.
 pub fn home(block: u8) -> Vec<DeviceSpec> {
@@ -213,12 +231,12 @@ pub fn bridge_config(
 ) -> BridgeConfig {
     let mut c = BridgeConfig::merge(
         FileConfig::default(),
-        Flags {
+        FileConfig {
             mqtt: Some(url.into()),
             devices: Some(devices.into()),
             instance: Some(instance.into()),
             shard: shard.map(str::to_string),
-            ..Flags::default()
+            ..FileConfig::default()
         },
     )
     .unwrap();
