@@ -103,13 +103,16 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                     }
                     out.connected = false;
                 }
-                Some(Incoming::Message { topic, payload }) => {
+                Some(Incoming::Message { topic, payload, retained }) => {
                     if is_ha_birth(&cfg, &topic, &payload) {
                         // Re-announce after a random delay, so a restarting Home Assistant is not
                         // flooded by every bridge at once.
                         let (lo, hi) = cfg.rediscovery_delay;
                         let d = rand::thread_rng().gen_range(lo..=hi.max(lo));
                         rediscover = Some(tokio::time::Instant::now() + d);
+                    } else if retained {
+                        // A retained command would be applied again on every reconnect.
+                        tracing::warn!("ignoring the retained command on {topic}: publish commands without the retain flag");
                     } else {
                         on_command(&ctx, &mut out, &nodes, &fleet, &topic, &payload, &done_tx).await;
                     }

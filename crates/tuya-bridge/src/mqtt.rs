@@ -31,6 +31,8 @@ pub enum Incoming {
         topic: String,
         /// Its payload.
         payload: Vec<u8>,
+        /// Delivered from the broker's retained store, not published just now.
+        retained: bool,
     },
 }
 
@@ -81,6 +83,7 @@ async fn drive(mut el: EventLoop, tx: mpsc::Sender<Incoming>, max: Duration) {
             Ok(Event::Incoming(Packet::Publish(p))) => Some(Incoming::Message {
                 topic: p.topic,
                 payload: p.payload.to_vec(),
+                retained: p.retain,
             }),
             Ok(_) => None,
             Err(e) => {

@@ -100,6 +100,16 @@ async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
         let r: Value = serde_json::from_str(&r).unwrap();
         assert_eq!(r["kind"], "bad_command");
         assert!(r["error"].as_str().unwrap().contains("JSON"), "{r}");
+        // A retained command is never applied (it would be again on every reconnect).
+        obs.client
+            .publish(
+                "tuya/cover_3/dps/2/command",
+                rumqttc::QoS::AtLeastOnce,
+                true,
+                "75",
+            )
+            .await
+            .unwrap();
         obs.publish("tuya/plug_1/command", "reboot").await;
         seen.wait_until("tuya/plug_1/result", |p| p.contains("get-states"))
             .await;
@@ -134,6 +144,15 @@ async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
         let late = observe(broker.port, "observer-late").await;
         late.seen.wait_for("tuya/plug_1/status", "offline").await;
         late.seen.wait_for("tuya/plug_1/dps/1/state", "true").await;
+
+        // A new bridge gets the retained command replayed, and does not apply it again.
+        dev(2).set_dp(DpId(2), DpValue::Integer(10));
+        let again = start_bridge(bridge_config(&broker.url(), &devices, "home", None));
+        late.seen.wait_for("tuya/cover_3/status", "online").await;
+        late.seen.wait_for("tuya/cover_3/dps/2/state", "10").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(dev(2).dps()[&DpId(2)], DpValue::Integer(10));
+        again.stop().await;
         sim.shutdown().await;
     })
     .await;
