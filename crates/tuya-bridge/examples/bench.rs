@@ -1,0 +1,781 @@
+//! Benchmark of `tuyactl bridge` as a separate process against a real broker and a simulated
+//! fleet (`bench/bridge.sh` starts Mosquitto and `tuyactl sim`, then runs this).
+//!
+//! ```text
+//! bench TUYACTL PORT DEVICES_JSON [COMMANDS]
+//! ```
+//!
+//! An observer subscribed to `tuya/#` on 127.0.0.1:PORT timestamps every message as it arrives.
+//! Two bridges run one after the other, both with `--instance bench --discovery-prefix ""`:
+//!
+//! 1. serving only the first device of DEVICES_JSON (the memory baseline);
+//! 2. serving all of it: the time from spawning the bridge until its own status, every
+//!    device's `status` = `online` and at least one `dps/<dp>/state` per device; then COMMANDS
+//!    (default 300) sequential commands on the plugs' DP 1 (each the opposite of the plug's last
+//!    state, cycling over the plugs), timed from publishing `tuya/<slug>/dps/1/command` to
+//!    the matching `dps/1/state` (and to the `result` with `"ok":true`).
+//!
+//! Memory is the bridge's VmRSS from `/proc/<pid>/status`, read one second after everything is
+//! online. Each bridge is then stopped with SIGTERM and must mark everything offline. Every wait
+//! is bounded and names what did not arrive. This measures; it asserts nothing about speed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+
+type R<T> = Result<T, String>;
+
+/// Bound of every wait for a whole fleet (start-up, shutdown).
+const FLEET_WAIT: Duration = Duration::from_secs(120);
+/// Bound of the wait for one command's state and result.
+const COMMAND_WAIT: Duration = Duration::from_secs(10);
+/// Time given to the bridge after everything is online before its memory is read.
+const SETTLE: Duration = Duration::from_secs(1);
+const INSTANCE: &str = "bench";
+
+/// One message as the observer received it.
+struct Msg {
+    at: Instant,
+    topic: String,
+    payload: String,
+}
+
+struct Observer {
+    client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<R<Msg>>,
+}
+
+impl Observer {
+    async fn connect(port: u16) -> R<Observer> {
+        let mut o = MqttOptions::new("tuyactl-bench-observer", "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(30));
+        o.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut el) = AsyncClient::new(o, 1 << 16);
+        // The instrument must not add Nagle delays of its own (the bridge's client is as built).
+        let mut net = el.network_options();
+        net.set_tcp_nodelay(true);
+        el.set_network_options(net);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+        let c = client.clone();
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        if c.subscribe("tuya/#", QoS::AtLeastOnce).await.is_err() {
+                            let _ = tx.send(Err("observer: cannot subscribe".to_string()));
+                            return;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    // Retained copies (sent on subscribing) are old news, not the bridge's work.
+                    Ok(Event::Incoming(Packet::Publish(p))) if !p.retain => {
+                        let m = Msg {
+                            at: Instant::now(),
+                            topic: p.topic,
+                            payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        };
+                        if tx.send(Ok(m)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        // A lost observer connection loses messages: the run is void.
+                        let _ = tx.send(Err(format!("observer: broker connection lost: {e}")));
+                        return;
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .map_err(|_| format!("observer: no SUBACK for tuya/# from 127.0.0.1:{port} in 10 s"))?
+            .map_err(|_| "observer: its event loop ended before subscribing".to_string())?;
+        Ok(Observer { client, rx })
+    }
+
+    /// The next message, or `None` once `deadline` has passed.
+    async fn next_until(&mut self, deadline: tokio::time::Instant) -> R<Option<Msg>> {
+        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            Err(_) => Ok(None),
+            Ok(None) => Err("observer: its event loop ended".into()),
+            Ok(Some(m)) => m.map(Some),
+        }
+    }
+
+    /// Drops whatever arrives during `d`.
+    async fn drain_for(&mut self, d: Duration) -> R<()> {
+        let end = tokio::time::Instant::now() + d;
+        while self.next_until(end).await?.is_some() {}
+        Ok(())
+    }
+}
+
+/// A device of devices.json as the bridge names it on MQTT.
+#[derive(Clone)]
+struct Dev {
+    slug: String,
+    name: String,
+}
+
+fn load_devices(path: &Path) -> R<(Vec<serde_json::Value>, Vec<Dev>)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let entries = v
+        .as_array()
+        .ok_or_else(|| format!("{}: not a JSON array", path.display()))?
+        .clone();
+    let devs = entries
+        .iter()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap_or_default().to_string();
+            let id = e["id"].as_str().unwrap_or_default();
+            Dev {
+                slug: tuya_bridge::topics::slug(Some(&name), id),
+                name,
+            }
+        })
+        .collect::<Vec<_>>();
+    if devs.is_empty() {
+        return Err(format!("{}: no devices", path.display()));
+    }
+    Ok((entries, devs))
+}
+
+/// The bridge child process; killed (SIGKILL) if still running when dropped.
+struct Bridge {
+    child: Child,
+    spawned: Instant,
+    log: PathBuf,
+}
+
+impl Bridge {
+    fn spawn(tuyactl: &Path, port: u16, devices: &Path, log: PathBuf) -> R<Bridge> {
+        let err = std::fs::File::create(&log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let spawned = Instant::now();
+        let child = Command::new(tuyactl)
+            .arg("bridge")
+            .arg("--mqtt")
+            .arg(format!("mqtt://127.0.0.1:{port}"))
+            .arg("--devices")
+            .arg(devices)
+            .args(["--instance", INSTANCE, "--discovery-prefix", ""])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", tuyactl.display()))?;
+        Ok(Bridge {
+            child,
+            spawned,
+            log,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A line of `/proc/<pid>/status`, in kB.
+    fn status_kb(&self, field: &str) -> R<u64> {
+        let p = format!("/proc/{}/status", self.pid());
+        let s = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {p}: {e}"))?;
+        s.lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| format!("no {field} in {p}"))
+    }
+
+    fn cpu(&self) -> R<Duration> {
+        cpu_of(self.pid())
+    }
+
+    fn alive(&mut self) -> R<()> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(st)) => Err(format!(
+                "the bridge exited early ({st}); its log:\n{}",
+                self.log_tail()
+            )),
+            Err(e) => Err(format!("cannot wait for the bridge: {e}")),
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    fn terminate(&self) -> R<()> {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .map_err(|e| format!("cannot run kill: {e}"))?;
+        if !st.success() {
+            return Err(format!("kill -TERM {} failed", self.pid()));
+        }
+        Ok(())
+    }
+
+    /// Waits (bounded) for the process to exit after SIGTERM.
+    async fn wait_exit(&mut self, bound: Duration) -> R<()> {
+        let end = Instant::now() + bound;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(st)) if st.success() => return Ok(()),
+                Ok(Some(st)) => return Err(format!("the bridge exited with {st} on SIGTERM")),
+                Ok(None) if Instant::now() >= end => {
+                    return Err(format!(
+                        "the bridge did not exit within {bound:?} of SIGTERM"
+                    ))
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) => return Err(format!("cannot wait for the bridge: {e}")),
+            }
+        }
+    }
+}
+
+/// User + system CPU time of a process so far (clock ticks of 10 ms, Linux's USER_HZ).
+fn cpu_of(pid: u32) -> R<Duration> {
+    let p = format!("/proc/{pid}/stat");
+    let s = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {p}: {e}"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => Ok(Duration::from_millis((u + s) * 10)),
+        _ => Err(format!("cannot parse {p}")),
+    }
+}
+
+/// The other processes sharing the cores (`BENCH_PEERS=name=pid,…`, set by bench/bridge.sh).
+fn peers() -> R<Vec<(String, u32)>> {
+    let mut all = vec![("observer".to_string(), std::process::id())];
+    let v = std::env::var("BENCH_PEERS").unwrap_or_default();
+    let given: Vec<(String, u32)> = v
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (name, pid) = p
+                .split_once('=')
+                .ok_or_else(|| format!("BENCH_PEERS: {p:?} is not name=pid"))?;
+            let pid = pid
+                .parse()
+                .map_err(|_| format!("BENCH_PEERS: bad pid in {p:?}"))?;
+            Ok((name.to_string(), pid))
+        })
+        .collect::<R<_>>()?;
+    all.extend(given);
+    Ok(all)
+}
+
+/// CPU time of each peer so far.
+fn peers_cpu(peers: &[(String, u32)]) -> R<Vec<Duration>> {
+    peers.iter().map(|(_, pid)| cpu_of(*pid)).collect()
+}
+
+fn cpu_text(bridge: Duration, peers: &[(String, u32)], used: &[Duration]) -> String {
+    let mut parts = vec![format!("bridge {}", secs(bridge))];
+    for ((name, _), d) in peers.iter().zip(used) {
+        parts.push(format!("{name} {}", secs(*d)));
+    }
+    parts.join(", ")
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What one bridge run measured up to the point where everything was online.
+struct Startup {
+    bridge_online: Duration,
+    all_online: Duration,
+    all_states: Duration,
+    /// Messages received from spawning the bridge until everything was online.
+    messages: usize,
+    /// Last payload per topic seen during start-up.
+    last: HashMap<String, String>,
+    rss_kb: u64,
+    hwm_kb: u64,
+    /// The bridge's CPU time when everything was online.
+    cpu: Duration,
+    /// The peers' CPU time from spawning the bridge until everything was online.
+    peers_cpu: Vec<Duration>,
+}
+
+fn bridge_status_topic() -> String {
+    format!("tuya/bridge/{INSTANCE}/status")
+}
+
+/// `tuya/<slug>/dps/<dp>/state` → slug.
+fn dp_state_slug(topic: &str) -> Option<&str> {
+    let mut it = topic.split('/');
+    let (t, slug, dps, dp, state) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+    (it.next().is_none()
+        && t == "tuya"
+        && dps == "dps"
+        && state == "state"
+        && dp.parse::<u32>().is_ok())
+    .then_some(slug)
+}
+
+fn some_of(set: &HashSet<&str>, devs: &[Dev], want_in: bool) -> String {
+    let missing: Vec<&str> = devs
+        .iter()
+        .map(|d| d.slug.as_str())
+        .filter(|s| set.contains(s) != want_in)
+        .collect();
+    let shown = missing
+        .iter()
+        .take(8)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > 8 {
+        format!("{shown}, …")
+    } else {
+        shown
+    }
+}
+
+/// Spawns a bridge for `devices` and waits until everything is online with a state.
+async fn start(
+    obs: &mut Observer,
+    tuyactl: &Path,
+    port: u16,
+    devices: &Path,
+    devs: &[Dev],
+    log: PathBuf,
+) -> R<(Bridge, Startup)> {
+    let n = devs.len();
+    let by_slug: HashSet<&str> = devs.iter().map(|d| d.slug.as_str()).collect();
+    let peers = peers()?;
+    let peers_before = peers_cpu(&peers)?;
+    let mut bridge = Bridge::spawn(tuyactl, port, devices, log)?;
+    let t0 = bridge.spawned;
+    let deadline = tokio::time::Instant::now() + FLEET_WAIT;
+    let bs = bridge_status_topic();
+    let (mut bridge_online, mut all_online, mut all_states) = (None, None, None);
+    let mut online: HashSet<&str> = HashSet::new();
+    let mut stated: HashSet<&str> = HashSet::new();
+    let mut last = HashMap::new();
+    let mut messages = 0;
+    while bridge_online.is_none() || all_online.is_none() || all_states.is_none() {
+        let Some(m) = obs.next_until(deadline).await? else {
+            bridge.alive()?;
+            let mut what = Vec::new();
+            if bridge_online.is_none() {
+                what.push(format!("{bs} = online"));
+            }
+            if online.len() < n {
+                what.push(format!(
+                    "status = online from {} of {n} devices (e.g. {})",
+                    n - online.len(),
+                    some_of(&online, devs, false)
+                ));
+            }
+            if stated.len() < n {
+                what.push(format!(
+                    "a dps/<dp>/state from {} of {n} devices (e.g. {})",
+                    n - stated.len(),
+                    some_of(&stated, devs, false)
+                ));
+            }
+            return Err(format!(
+                "within {FLEET_WAIT:?} of starting the bridge, no {}",
+                what.join("; no ")
+            ));
+        };
+        let t = m.at - t0;
+        messages += 1;
+        if m.topic == bs {
+            if m.payload == "online" && bridge_online.is_none() {
+                bridge_online = Some(t);
+            }
+        } else if let Some(slug) = m
+            .topic
+            .strip_prefix("tuya/")
+            .and_then(|r| r.strip_suffix("/status"))
+            .and_then(|s| by_slug.get(s).copied())
+        {
+            if m.payload == "online" {
+                online.insert(slug);
+            } else {
+                online.remove(slug);
+            }
+            if online.len() == n && all_online.is_none() {
+                all_online = Some(t);
+            }
+        } else if let Some(slug) = dp_state_slug(&m.topic).and_then(|s| by_slug.get(s).copied()) {
+            stated.insert(slug);
+            if stated.len() == n && all_states.is_none() {
+                all_states = Some(t);
+            }
+        }
+        last.insert(m.topic, m.payload);
+    }
+    let cpu = bridge.cpu()?;
+    let peers_cpu = peers_cpu(&peers)?
+        .into_iter()
+        .zip(peers_before)
+        .map(|(after, before)| after.saturating_sub(before))
+        .collect();
+    // Let the bridge settle (queues drained, allocator at rest) before reading its memory.
+    let settle_end = tokio::time::Instant::now() + SETTLE;
+    while let Some(m) = obs.next_until(settle_end).await? {
+        last.insert(m.topic, m.payload);
+    }
+    bridge.alive()?;
+    let startup = Startup {
+        bridge_online: bridge_online.unwrap_or_default(),
+        all_online: all_online.unwrap_or_default(),
+        all_states: all_states.unwrap_or_default(),
+        messages,
+        last,
+        rss_kb: bridge.status_kb("VmRSS")?,
+        hwm_kb: bridge.status_kb("VmHWM")?,
+        cpu,
+        peers_cpu,
+    };
+    Ok((bridge, startup))
+}
+
+/// SIGTERM, then (bounded) every device and the bridge itself `offline`; the time it took.
+async fn stop(obs: &mut Observer, mut bridge: Bridge, devs: &[Dev]) -> R<Duration> {
+    let by_slug: HashSet<&str> = devs.iter().map(|d| d.slug.as_str()).collect();
+    let bs = bridge_status_topic();
+    let t0 = Instant::now();
+    bridge.terminate()?;
+    let deadline = tokio::time::Instant::now() + FLEET_WAIT;
+    let mut offline: HashSet<&str> = HashSet::new();
+    let mut bridge_offline = false;
+    let mut done_at = t0;
+    while !bridge_offline || offline.len() < devs.len() {
+        let Some(m) = obs.next_until(deadline).await? else {
+            return Err(format!(
+                "within {FLEET_WAIT:?} of SIGTERM: {}{} of {} devices not offline (e.g. {})",
+                if bridge_offline {
+                    String::new()
+                } else {
+                    format!("no {bs} = offline; ")
+                },
+                devs.len() - offline.len(),
+                devs.len(),
+                some_of(&offline, devs, false)
+            ));
+        };
+        if m.payload != "offline" {
+            continue;
+        }
+        if m.topic == bs {
+            bridge_offline = true;
+        } else if let Some(slug) = m
+            .topic
+            .strip_prefix("tuya/")
+            .and_then(|r| r.strip_suffix("/status"))
+            .and_then(|s| by_slug.get(s).copied())
+        {
+            offline.insert(slug);
+        }
+        done_at = m.at;
+    }
+    bridge.wait_exit(Duration::from_secs(10)).await?;
+    Ok(done_at - t0)
+}
+
+/// Round trips of one command each (state, result).
+struct Trip {
+    state: Duration,
+    result: Duration,
+}
+
+/// The plugs to command and their DP 1 as last seen.
+struct Plugs<'a> {
+    slugs: Vec<&'a str>,
+    dp1: HashMap<&'a str, bool>,
+    /// Commands sent so far (the next plug to command).
+    sent: usize,
+}
+
+impl<'a> Plugs<'a> {
+    fn new(devs: &'a [Dev], start: &Startup) -> R<Plugs<'a>> {
+        let slugs: Vec<&str> = devs
+            .iter()
+            .filter(|d| d.name.starts_with("Plug "))
+            .map(|d| d.slug.as_str())
+            .collect();
+        if slugs.is_empty() {
+            return Err("no plug (a device named \"Plug …\") to command".into());
+        }
+        let mut dp1 = HashMap::new();
+        for &p in &slugs {
+            let t = format!("tuya/{p}/dps/1/state");
+            let v = match start.last.get(&t).map(String::as_str) {
+                Some("true") => true,
+                Some("false") => false,
+                other => return Err(format!("{t} is {other:?} after start-up, not true/false")),
+            };
+            dp1.insert(p, v);
+        }
+        Ok(Plugs {
+            slugs,
+            dp1,
+            sent: 0,
+        })
+    }
+}
+
+/// `count` sequential commands published with `qos`, each waiting for its state and result.
+async fn commands(
+    obs: &mut Observer,
+    plugs: &mut Plugs<'_>,
+    count: usize,
+    qos: QoS,
+) -> R<Vec<Trip>> {
+    let mut trips = Vec::with_capacity(count);
+    for _ in 0..count {
+        let k = plugs.sent;
+        plugs.sent += 1;
+        let slug = plugs.slugs[k % plugs.slugs.len()];
+        let want = !plugs.dp1[slug];
+        let want_text = if want { "true" } else { "false" };
+        let (cmd, state, result) = (
+            format!("tuya/{slug}/dps/1/command"),
+            format!("tuya/{slug}/dps/1/state"),
+            format!("tuya/{slug}/result"),
+        );
+        let t0 = Instant::now();
+        obs.client
+            .publish(&cmd, qos, false, want_text.as_bytes().to_vec())
+            .await
+            .map_err(|e| format!("cannot publish {cmd}: {e}"))?;
+        let deadline = tokio::time::Instant::now() + COMMAND_WAIT;
+        let (mut state_at, mut result_at) = (None, None);
+        while state_at.is_none() || result_at.is_none() {
+            let Some(m) = obs.next_until(deadline).await? else {
+                return Err(format!(
+                    "command #{k} ({cmd} = {want_text}): within {COMMAND_WAIT:?} no {}",
+                    [
+                        state_at.is_none().then(|| format!("{state} = {want_text}")),
+                        result_at
+                            .is_none()
+                            .then(|| format!("{result} with \"ok\":true")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", no ")
+                ));
+            };
+            if m.topic == state && m.payload == want_text && state_at.is_none() {
+                state_at = Some(m.at - t0);
+            } else if m.topic == result && result_at.is_none() {
+                if m.payload.contains("\"ok\":true") {
+                    result_at = Some(m.at - t0);
+                } else {
+                    return Err(format!("command #{k} ({cmd} = {want_text}): {}", m.payload));
+                }
+            }
+        }
+        plugs.dp1.insert(slug, want);
+        trips.push(Trip {
+            state: state_at.unwrap_or_default(),
+            result: result_at.unwrap_or_default(),
+        });
+    }
+    Ok(trips)
+}
+
+/// Nearest-rank percentile of sorted durations, in ms.
+fn pct(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn trip_line(what: &str, mut v: Vec<Duration>) -> String {
+    v.sort();
+    format!(
+        "{what}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} commands)",
+        pct(&v, 0.50),
+        pct(&v, 0.90),
+        pct(&v, 0.99),
+        pct(&v, 1.0),
+        v.len()
+    )
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+async fn run(args: &[String]) -> R<()> {
+    let [tuyactl, port, devices, rest @ ..] = args else {
+        return Err("usage: bench TUYACTL PORT DEVICES_JSON [COMMANDS]".into());
+    };
+    let tuyactl = PathBuf::from(tuyactl);
+    let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+    let devices = PathBuf::from(devices);
+    let count: usize = match rest.first() {
+        Some(c) => c.parse().map_err(|_| format!("bad command count {c:?}"))?,
+        None => 300,
+    };
+    let (entries, devs) = load_devices(&devices)?;
+    let n = devs.len();
+    let dir = devices.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let one = dir.join("devices-1.json");
+    std::fs::write(
+        &one,
+        serde_json::to_vec(&serde_json::Value::Array(entries[..1].to_vec())).unwrap(),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", one.display()))?;
+
+    let mut obs = Observer::connect(port).await?;
+
+    // 1. The baseline: the same bridge serving one device.
+    let (b1, s1) = start(
+        &mut obs,
+        &tuyactl,
+        port,
+        &one,
+        &devs[..1],
+        dir.join("bridge-1.log"),
+    )
+    .await
+    .map_err(|e| format!("1-device run: {e}"))?;
+    stop(&mut obs, b1, &devs[..1])
+        .await
+        .map_err(|e| format!("1-device run: {e}"))?;
+    obs.drain_for(Duration::from_millis(500)).await?;
+
+    // 2. The whole fleet.
+    let (bn, sn) = start(
+        &mut obs,
+        &tuyactl,
+        port,
+        &devices,
+        &devs,
+        dir.join(format!("bridge-{n}.log")),
+    )
+    .await
+    .map_err(|e| format!("{n}-device run: {e}"))?;
+    let peers = peers()?;
+    let mut plugs = Plugs::new(&devs, &sn)?;
+    let mut phases = Vec::new();
+    for (qos, name) in [(QoS::AtMostOnce, "QoS 0"), (QoS::AtLeastOnce, "QoS 1")] {
+        let (cpu0, peers0) = (bn.cpu()?, peers_cpu(&peers)?);
+        let trips = commands(&mut obs, &mut plugs, count, qos)
+            .await
+            .map_err(|e| format!("{name} commands: {e}"))?;
+        let used: Vec<Duration> = peers_cpu(&peers)?
+            .into_iter()
+            .zip(peers0)
+            .map(|(a, b)| a.saturating_sub(b))
+            .collect();
+        phases.push((name, trips, bn.cpu()?.saturating_sub(cpu0), used));
+    }
+    let rss_after_commands = bn.status_kb("VmRSS")?;
+    let shutdown = stop(&mut obs, bn, &devs)
+        .await
+        .map_err(|e| format!("{n}-device run: {e}"))?;
+
+    let per_device = (sn.rss_kb as f64 - s1.rss_kb as f64) / (n.max(2) - 1) as f64;
+    println!(
+        "devices: {n} ({} plugs commanded in turn)",
+        plugs.slugs.len()
+    );
+    println!(
+        "bridge start-up (spawn -> tuya/bridge/{INSTANCE}/status online): {}",
+        secs(sn.bridge_online)
+    );
+    println!(
+        "all {n} devices online (spawn -> last status online): {}",
+        secs(sn.all_online)
+    );
+    println!(
+        "all {n} devices with a dps/<dp>/state (spawn -> last first state): {} ({} after the bridge's own status)",
+        secs(sn.all_states),
+        secs(sn.all_states.saturating_sub(sn.bridge_online))
+    );
+    println!(
+        "messages on tuya/# until then: {} ({:.1} per device)",
+        sn.messages,
+        sn.messages as f64 / n as f64
+    );
+    println!(
+        "CPU time until all were online: {}",
+        cpu_text(sn.cpu, &peers, &sn.peers_cpu)
+    );
+    println!(
+        "1-device bridge: own status {}, device online {}, state {}",
+        secs(s1.bridge_online),
+        secs(s1.all_online),
+        secs(s1.all_states)
+    );
+    for (name, trips, cpu, used) in &phases {
+        println!(
+            "{}",
+            trip_line(
+                &format!("command round trip ({name} command), command -> dps/1/state"),
+                trips.iter().map(|t| t.state).collect()
+            )
+        );
+        println!(
+            "{}",
+            trip_line(
+                &format!("command round trip ({name} command), command -> result ok"),
+                trips.iter().map(|t| t.result).collect()
+            )
+        );
+        println!(
+            "CPU time for the {name} commands: {}",
+            cpu_text(*cpu, &peers, used)
+        );
+    }
+    println!(
+        "bridge VmRSS, 1 device: {} KiB (peak {} KiB)",
+        s1.rss_kb, s1.hwm_kb
+    );
+    println!(
+        "bridge VmRSS, {n} devices: {} KiB (peak {} KiB; {} KiB after the commands)",
+        sn.rss_kb, sn.hwm_kb, rss_after_commands
+    );
+    println!("bridge memory per device: {per_device:.2} KiB");
+    println!(
+        "shutdown (SIGTERM -> every device and the bridge offline): {}",
+        secs(shutdown)
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
