@@ -63,7 +63,11 @@ pub fn connect(
         };
         o.set_transport(transport);
     }
-    let (client, el) = AsyncClient::new(o, REQUEST_CAPACITY);
+    let (client, mut el) = AsyncClient::new(o, REQUEST_CAPACITY);
+    // Small messages, latency-bound: Nagle would hold a QoS 1 acknowledgement ~40 ms.
+    let mut net = el.network_options();
+    net.set_tcp_nodelay(true);
+    el.set_network_options(net);
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(drive(el, tx, cfg.reconnect_max));
     Ok((client, rx))

@@ -54,6 +54,7 @@ pub struct Nodes {
     pub nodes: Vec<Node>,
     by_key: HashMap<String, usize>,
     by_conn: HashMap<(String, Option<String>), usize>,
+    members: HashMap<String, Vec<usize>>,
 }
 
 /// An entry that cannot be bridged, and why (logged, the others go on).
@@ -99,8 +100,9 @@ impl Nodes {
             if !conns.iter().any(|c| c.id == conn) {
                 let mut c = r.config;
                 c.command_deadline = cfg.command_timeout;
-                // A bridge's consumers are on the broker: buffer more than a CLI does.
-                c.event_capacity = 64;
+                // Events reach the bridge through the fleet's merged stream; nobody subscribes
+                // per device, and each slot of a per-device channel is allocated up front.
+                c.event_capacity = 1;
                 conns.push(c);
             }
             let mut s = slug(e.name.as_deref(), &e.id);
@@ -121,6 +123,7 @@ impl Nodes {
             nodes.by_key.insert(s.clone(), i);
             nodes.by_key.entry(e.id.clone()).or_insert(i);
             nodes.by_conn.insert((conn.clone(), r.cid.clone()), i);
+            nodes.members.entry(conn.clone()).or_default().push(i);
             nodes.nodes.push(Node {
                 entry: e.clone(),
                 base: topics.base(&s),
@@ -151,10 +154,6 @@ impl Nodes {
 
     /// Every device on connection `conn` (a gateway and its children).
     pub fn on_connection<'a>(&'a self, conn: &'a str) -> impl Iterator<Item = usize> + 'a {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter(move |(_, n)| n.conn == conn)
-            .map(|(i, _)| i)
+        self.members.get(conn).into_iter().flatten().copied()
     }
 }

@@ -28,6 +28,7 @@ impl Default for FleetOptions {
 /// A set of devices with persistent connections and one merged event stream.
 pub struct Fleet {
     devices: Vec<Device>,
+    by_id: std::collections::HashMap<String, usize>,
     events: mpsc::Receiver<TaggedEvent>,
 }
 
@@ -37,12 +38,18 @@ impl Fleet {
     pub fn open(configs: Vec<DeviceConfig>, opts: FleetOptions) -> Fleet {
         let (tx, rx) = mpsc::channel(opts.event_capacity.max(1));
         let limiter = Arc::new(Semaphore::new(opts.max_concurrent_connects.max(1)));
-        let devices = configs
+        let devices: Vec<Device> = configs
             .into_iter()
             .map(|c| Device::spawn(c, Some(tx.clone()), Some(limiter.clone()), None))
             .collect();
+        let mut by_id = std::collections::HashMap::with_capacity(devices.len());
+        for (i, d) in devices.iter().enumerate() {
+            // The first of two configs with one id wins, as a linear search would find it.
+            by_id.entry(d.id().to_string()).or_insert(i);
+        }
         Fleet {
             devices,
+            by_id,
             events: rx,
         }
     }
@@ -54,7 +61,7 @@ impl Fleet {
 
     /// The device with this id.
     pub fn device(&self, id: &str) -> Option<&Device> {
-        self.devices.iter().find(|d| d.id() == id)
+        self.by_id.get(id).map(|&i| &self.devices[i])
     }
 
     /// An event already waiting, without blocking.
