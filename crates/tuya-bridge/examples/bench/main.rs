@@ -29,6 +29,12 @@ use tokio::sync::mpsc;
 
 type R<T> = Result<T, String>;
 
+mod observer;
+mod process;
+
+use observer::*;
+use process::*;
+
 /// Bound of every wait for a whole fleet (start-up, shutdown).
 const FLEET_WAIT: Duration = Duration::from_secs(120);
 /// Bound of the wait for one command's state and result.
@@ -36,90 +42,6 @@ const COMMAND_WAIT: Duration = Duration::from_secs(10);
 /// Time given to the bridge after everything is online before its memory is read.
 const SETTLE: Duration = Duration::from_secs(1);
 const INSTANCE: &str = "bench";
-
-/// One message as the observer received it.
-struct Msg {
-    at: Instant,
-    topic: String,
-    payload: String,
-}
-
-struct Observer {
-    client: AsyncClient,
-    rx: mpsc::UnboundedReceiver<R<Msg>>,
-}
-
-impl Observer {
-    async fn connect(port: u16) -> R<Observer> {
-        let mut o = MqttOptions::new("tuyactl-bench-observer", "127.0.0.1", port);
-        o.set_keep_alive(Duration::from_secs(30));
-        o.set_max_packet_size(1 << 20, 1 << 20);
-        let (client, mut el) = AsyncClient::new(o, 1 << 16);
-        // The instrument must not add Nagle delays of its own (the bridge's client is as built).
-        let mut net = el.network_options();
-        net.set_tcp_nodelay(true);
-        el.set_network_options(net);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
-        let c = client.clone();
-        tokio::spawn(async move {
-            let mut ready = Some(ready_tx);
-            loop {
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        if c.subscribe("tuya/#", QoS::AtLeastOnce).await.is_err() {
-                            let _ = tx.send(Err("observer: cannot subscribe".to_string()));
-                            return;
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        if let Some(r) = ready.take() {
-                            let _ = r.send(());
-                        }
-                    }
-                    // Retained copies (sent on subscribing) are old news, not the bridge's work.
-                    Ok(Event::Incoming(Packet::Publish(p))) if !p.retain => {
-                        let m = Msg {
-                            at: Instant::now(),
-                            topic: p.topic,
-                            payload: String::from_utf8_lossy(&p.payload).into_owned(),
-                        };
-                        if tx.send(Ok(m)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        // A lost observer connection loses messages: the run is void.
-                        let _ = tx.send(Err(format!("observer: broker connection lost: {e}")));
-                        return;
-                    }
-                }
-            }
-        });
-        tokio::time::timeout(Duration::from_secs(10), ready_rx)
-            .await
-            .map_err(|_| format!("observer: no SUBACK for tuya/# from 127.0.0.1:{port} in 10 s"))?
-            .map_err(|_| "observer: its event loop ended before subscribing".to_string())?;
-        Ok(Observer { client, rx })
-    }
-
-    /// The next message, or `None` once `deadline` has passed.
-    async fn next_until(&mut self, deadline: tokio::time::Instant) -> R<Option<Msg>> {
-        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            Err(_) => Ok(None),
-            Ok(None) => Err("observer: its event loop ended".into()),
-            Ok(Some(m)) => m.map(Some),
-        }
-    }
-
-    /// Drops whatever arrives during `d`.
-    async fn drain_for(&mut self, d: Duration) -> R<()> {
-        let end = tokio::time::Instant::now() + d;
-        while self.next_until(end).await?.is_some() {}
-        Ok(())
-    }
-}
 
 /// A device of devices.json as the bridge names it on MQTT.
 #[derive(Clone)]
@@ -152,159 +74,6 @@ fn load_devices(path: &Path) -> R<(Vec<serde_json::Value>, Vec<Dev>)> {
         return Err(format!("{}: no devices", path.display()));
     }
     Ok((entries, devs))
-}
-
-/// The bridge child process; killed (SIGKILL) if still running when dropped.
-struct Bridge {
-    child: Child,
-    spawned: Instant,
-    log: PathBuf,
-}
-
-impl Bridge {
-    fn spawn(tuyactl: &Path, port: u16, devices: &Path, log: PathBuf) -> R<Bridge> {
-        let err = std::fs::File::create(&log)
-            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let spawned = Instant::now();
-        let child = Command::new(tuyactl)
-            .arg("bridge")
-            .arg("--mqtt")
-            .arg(format!("mqtt://127.0.0.1:{port}"))
-            .arg("--devices")
-            .arg(devices)
-            .args(["--instance", INSTANCE, "--discovery-prefix", ""])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", tuyactl.display()))?;
-        Ok(Bridge {
-            child,
-            spawned,
-            log,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// A line of `/proc/<pid>/status`, in kB.
-    fn status_kb(&self, field: &str) -> R<u64> {
-        let p = format!("/proc/{}/status", self.pid());
-        let s = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {p}: {e}"))?;
-        s.lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| format!("no {field} in {p}"))
-    }
-
-    fn cpu(&self) -> R<Duration> {
-        cpu_of(self.pid())
-    }
-
-    fn alive(&mut self) -> R<()> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(st)) => Err(format!(
-                "the bridge exited early ({st}); its log:\n{}",
-                self.log_tail()
-            )),
-            Err(e) => Err(format!("cannot wait for the bridge: {e}")),
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    fn terminate(&self) -> R<()> {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .map_err(|e| format!("cannot run kill: {e}"))?;
-        if !st.success() {
-            return Err(format!("kill -TERM {} failed", self.pid()));
-        }
-        Ok(())
-    }
-
-    /// Waits (bounded) for the process to exit after SIGTERM.
-    async fn wait_exit(&mut self, bound: Duration) -> R<()> {
-        let end = Instant::now() + bound;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(st)) if st.success() => return Ok(()),
-                Ok(Some(st)) => return Err(format!("the bridge exited with {st} on SIGTERM")),
-                Ok(None) if Instant::now() >= end => {
-                    return Err(format!(
-                        "the bridge did not exit within {bound:?} of SIGTERM"
-                    ))
-                }
-                Ok(None) => tokio::time::sleep(Duration::from_millis(10)).await,
-                Err(e) => return Err(format!("cannot wait for the bridge: {e}")),
-            }
-        }
-    }
-}
-
-/// User + system CPU time of a process so far (clock ticks of 10 ms, Linux's USER_HZ).
-fn cpu_of(pid: u32) -> R<Duration> {
-    let p = format!("/proc/{pid}/stat");
-    let s = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {p}: {e}"))?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-    match (tick(11), tick(12)) {
-        (Some(u), Some(s)) => Ok(Duration::from_millis((u + s) * 10)),
-        _ => Err(format!("cannot parse {p}")),
-    }
-}
-
-/// The other processes sharing the cores (`BENCH_PEERS=name=pid,…`, set by bench/bridge.sh).
-fn peers() -> R<Vec<(String, u32)>> {
-    let mut all = vec![("observer".to_string(), std::process::id())];
-    let v = std::env::var("BENCH_PEERS").unwrap_or_default();
-    let given: Vec<(String, u32)> = v
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (name, pid) = p
-                .split_once('=')
-                .ok_or_else(|| format!("BENCH_PEERS: {p:?} is not name=pid"))?;
-            let pid = pid
-                .parse()
-                .map_err(|_| format!("BENCH_PEERS: bad pid in {p:?}"))?;
-            Ok((name.to_string(), pid))
-        })
-        .collect::<R<_>>()?;
-    all.extend(given);
-    Ok(all)
-}
-
-/// CPU time of each peer so far.
-fn peers_cpu(peers: &[(String, u32)]) -> R<Vec<Duration>> {
-    peers.iter().map(|(_, pid)| cpu_of(*pid)).collect()
-}
-
-fn cpu_text(bridge: Duration, peers: &[(String, u32)], used: &[Duration]) -> String {
-    let mut parts = vec![format!("bridge {}", secs(bridge))];
-    for ((name, _), d) in peers.iter().zip(used) {
-        parts.push(format!("{name} {}", secs(*d)));
-    }
-    parts.join(", ")
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// What one bridge run measured up to the point where everything was online.
