@@ -1,9 +1,26 @@
 //! # tuya-cloud
 //!
-//! Getting local keys from Tuya's cloud once, so that nothing needs the cloud afterwards: the
-//! developer OpenAPI's request signature ([`sign`]) and the app login API's request keys,
-//! encryption and signature ([`sharing`]); the QR login and the device listing build on them.
+//! Getting local keys from Tuya's cloud once, so that nothing needs the cloud afterwards:
+//!
+//! - [`openapi::OpenApi`]: the developer OpenAPI (a cloud project's client id and secret,
+//!   signed per [`sign`]);
+//! - [`login::QrLogin`] and [`login::Sharing`]: the app account's QR login and the API it
+//!   opens (per-request keys, encryption and signature per [`sharing`]);
+//! - both list [`CloudDevice`]s with their local keys and DP mappings.
+//!
+//! HTTPS through rustls; plain `http://` only to loopback addresses ([`http::check_url`]).
+//! No key, secret or token ever appears in a `Debug` output or an error.
 #![warn(missing_docs)]
 
+pub mod error;
+pub mod http;
+pub mod login;
+pub mod model;
+pub mod openapi;
 pub mod sharing;
 pub mod sign;
+
+pub use error::CloudError;
+pub use login::{Poll, QrLogin, Session, Sharing};
+pub use model::CloudDevice;
+pub use openapi::{OpenApi, Region};
