@@ -343,8 +343,31 @@ impl OpenApi {
         for d in &mut devices {
             d.mapping = self.mapping(&d.id)?;
         }
+        self.add_macs(&mut devices);
         model::guess_parents(&mut devices);
         Ok(devices)
+    }
+
+    /// Fills in MAC addresses from `/v1.0/devices/factory-infos`, 50 devices a call. The
+    /// MAC is optional: a project without that API keeps `mac` as the listing gave it.
+    fn add_macs(&self, devices: &mut [CloudDevice]) {
+        let ids: Vec<String> = devices.iter().map(|d| d.id.clone()).collect();
+        for chunk in ids.chunks(50) {
+            let joined = chunk.join(",");
+            let Ok(Value::Array(infos)) =
+                self.get("/v1.0/devices/factory-infos", &[("device_ids", &joined)])
+            else {
+                return;
+            };
+            for info in &infos {
+                let (Some(id), Some(mac)) = (text(info, &["id"]), text(info, &["mac"])) else {
+                    continue;
+                };
+                if let Some(d) = devices.iter_mut().find(|d| d.id == id && !mac.is_empty()) {
+                    d.mac = Some(mac);
+                }
+            }
+        }
     }
 }
 

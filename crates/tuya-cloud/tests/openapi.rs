@@ -31,6 +31,7 @@ fn lists_every_linked_users_devices_with_keys_mappings_and_children() {
         assert_eq!(d.sub, want.gateway.is_some());
         assert_eq!(d.parent.as_deref(), want.gateway);
         assert_eq!(d.node_id.as_deref(), want.node_id);
+        assert_eq!(d.mac, Some(account::mac_of(want)));
     }
     let trv = devs.iter().find(|d| d.id == "ebtrv00000000001").unwrap();
     assert_eq!(
@@ -43,6 +44,7 @@ fn lists_every_linked_users_devices_with_keys_mappings_and_children() {
     assert_eq!(fake.count("GET /v1.0/iot-01/associated-users/devices"), 3);
     assert_eq!(fake.count("GET /v1.3/iot-03/devices"), 3);
     assert_eq!(fake.count("GET /v1.1/devices/"), 5);
+    assert_eq!(fake.count("GET /v1.0/devices/factory-infos"), 1);
     let st = fake.state.lock().unwrap();
     assert_eq!(st.secret_sent, 0);
     assert_eq!(st.lapsed, 1, "the first token lapses at once");

@@ -116,6 +116,11 @@ pub fn of_user(uid: &str) -> Vec<&'static Dev> {
     DEVICES.iter().filter(|d| d.uid == uid).collect()
 }
 
+/// The MAC address the fake's factory infos give a device.
+pub fn mac_of(d: &Dev) -> String {
+    format!("10:d5:61:00:00:{:02x}", d.id.len() + d.name.len())
+}
+
 /// The home (app API) of a user.
 pub fn home_of(uid: &str) -> &'static str {
     if uid == "u1" {

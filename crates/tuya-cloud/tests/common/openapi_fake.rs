@@ -190,6 +190,15 @@ fn handle(req: &Req, state: &Mutex<State>, knows_project: bool) -> (u16, String)
             .collect();
         return page(req, &format!("{uid}-p"), all, "list");
     }
+    if p == "/v1.0/devices/factory-infos" {
+        let ids = req.param("device_ids").unwrap_or("");
+        let infos: Vec<Value> = ids
+            .split(',')
+            .filter_map(account::by_id)
+            .map(|d| json!({"id": d.id, "mac": account::mac_of(d), "sn": "", "uuid": d.id}))
+            .collect();
+        return ok(json!(infos));
+    }
     let parts: Vec<&str> = p.split('/').collect();
     match parts.as_slice() {
         ["", "v1.0", "devices", id] => match account::by_id(id) {
