@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use tuya_local::devices::{DeviceEntry, DevicesFile};
+use tuya_local::devices::{DeviceEntry, DevicesFile, Resolve};
 use tuya_local::DeviceConfig;
 
 use crate::config::BridgeConfig;

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use serde_json::Value;
 use tuya_proto::{LocalKey, SessionKey, Version};
 
 use crate::CaptureError;
@@ -87,54 +86,24 @@ impl KeyStore {
     /// Parses tinytuya's devices.json: a list of objects with `name`, `id`, `key`, `ip` and
     /// `version` (string or number). Entries without a usable key are skipped and reported.
     pub fn from_devices_json(text: &str) -> Result<(Self, Skipped), CaptureError> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| CaptureError::Keys(format!("devices.json is not valid JSON: {e}")))?;
-        let list = match &v {
-            Value::Array(a) => a.as_slice(),
-            Value::Object(o) => match o.get("devices") {
-                Some(Value::Array(a)) => a.as_slice(),
-                _ => {
-                    return Err(CaptureError::Keys(
-                        "devices.json: expected a list of devices".into(),
-                    ))
-                }
-            },
-            _ => {
-                return Err(CaptureError::Keys(
-                    "devices.json: expected a list of devices".into(),
-                ))
-            }
-        };
+        let file = tuya_devices::DevicesFile::parse(text)
+            .map_err(|e| CaptureError::Keys(e.to_string()))?;
         let mut devices = Vec::new();
         let mut skipped = Vec::new();
-        for (i, d) in list.iter().enumerate() {
-            let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let id = s("id");
-            let name = s("name");
-            let label = if name.is_empty() {
-                id.clone()
-            } else {
-                name.clone()
-            };
-            let key = match LocalKey::new(&s("key")) {
+        for (i, e) in file.entries.iter().enumerate() {
+            let key = match LocalKey::new(e.key.as_deref().unwrap_or("")) {
                 Ok(k) => k,
-                Err(e) => {
-                    skipped.push(format!("entry {i} ({label}): {e}"));
+                Err(err) => {
+                    skipped.push(format!("entry {i} ({}): {err}", e.label()));
                     continue;
                 }
             };
-            let ip = s("ip").trim().parse().ok();
-            let version = match d.get("version") {
-                Some(Value::String(v)) => v.parse().ok(),
-                Some(Value::Number(n)) => n.as_f64().and_then(|f| Version::try_from(f).ok()),
-                _ => None,
-            };
             devices.push(Device {
-                name,
-                id,
+                name: e.name.clone().unwrap_or_default(),
+                id: e.id.clone(),
                 key,
-                ip,
-                version,
+                ip: e.ip(),
+                version: e.version(),
             });
         }
         Ok((

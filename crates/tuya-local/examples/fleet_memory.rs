@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tuya_local::{DevicesFile, Event, Fleet, FleetOptions};
+use tuya_local::{DevicesFile, Event, Fleet, FleetOptions, Resolve};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -39,7 +39,7 @@ pub mod scan;
 
 pub use config::DeviceConfig;
 pub use device::{Child, ChildEvents, Device, RawReply, TaggedEvent};
-pub use devices::{DeviceEntry, DevicesFile};
+pub use devices::{DeviceEntry, DevicesFile, Resolve};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use fleet::{Fleet, FleetOptions};

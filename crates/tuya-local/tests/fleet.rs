@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use tuya_local::{DevicesFile, Event, Fleet, FleetOptions};
+use tuya_local::{DevicesFile, Event, Fleet, FleetOptions, Resolve};
 use tuya_proto::{DpId, DpValue, Version};
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Map, Value};
-use tuya_local::devices::{DeviceEntry, DevicesFile, DEFAULT_PORT};
+use tuya_local::devices::{DeviceEntry, DevicesFile, Resolve, DEFAULT_PORT};
 use tuya_local::{Device, DeviceConfig, Event, Fleet, FleetOptions};
 use tuya_proto::dp::{dps_from_json, dps_to_json};
 use tuya_proto::{DpId, DpValue, Dps, LocalKey, Version};

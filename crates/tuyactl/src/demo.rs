@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::json;
+use tuya_local::devices::Resolve;
 use tuya_local::discovery::{Listener, ListenerConfig};
 use tuya_local::merge::Finding;
 use tuya_local::{DevicesFile, Event, Fleet, FleetOptions, TaggedEvent};
@@ -159,17 +160,12 @@ async fn demo(base: Ipv4Addr, step: Duration) -> anyhow::Result<ExitCode> {
         }
     }
     // The devices.json a user would start from: names, ids and keys, no addresses or versions.
-    let mut entries = match tuya_sim::devices_json(&specs) {
-        serde_json::Value::Array(a) => a,
-        _ => bail!("simulator wrote no device list"),
-    };
-    for e in &mut entries {
-        if e.get("ip")
-            .and_then(|v| v.as_str())
-            .is_some_and(|ip| !ip.is_empty())
-        {
-            e["ip"] = json!("");
-            e["version"] = json!("");
+    let mut file = DevicesFile::parse(&tuya_sim::devices_json(&specs).to_string())
+        .map_err(|e| anyhow!("simulator wrote no usable device list: {e}"))?;
+    for e in &mut file.entries {
+        if e.ip().is_some() {
+            e.ip = Some(String::new());
+            e.version = Some(json!(""));
         }
     }
     println!("\nListening for announcements (and asking 3.5 devices with REQ_DEVINFO)...");
@@ -199,9 +195,7 @@ async fn demo(base: Ipv4Addr, step: Duration) -> anyhow::Result<ExitCode> {
         });
     }
     drop(listener);
-    tuya_local::merge::merge(&mut entries, &findings);
-    let file = DevicesFile::parse(&serde_json::Value::Array(entries).to_string())
-        .map_err(|e| anyhow!("{e}"))?;
+    file.merge_findings(&findings);
     let configs = file
         .entries
         .iter()

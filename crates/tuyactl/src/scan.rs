@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde_json::json;
 use tuya_local::discovery::{Listener, ListenerConfig};
 use tuya_local::merge::{self, Finding};
 use tuya_local::scan::{self, HostState, KnownDevice, ScanConfig};
+use tuya_local::DevicesFile;
 use tuya_proto::{LocalKey, Version};
 
 /// Arguments of `tuyactl scan`.
@@ -74,39 +75,25 @@ struct Row {
     via: &'static str,
 }
 
-fn load_devices(path: &PathBuf) -> anyhow::Result<Vec<Value>> {
+fn load_devices(path: &std::path::Path) -> anyhow::Result<DevicesFile> {
     if !path.exists() {
-        return Ok(Vec::new());
+        return Ok(DevicesFile::default());
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
-    match v {
-        Value::Array(a) => Ok(a),
-        _ => bail!(
-            "{} must hold a JSON list of devices (tinytuya's devices.json format)",
-            path.display()
-        ),
-    }
+    DevicesFile::load(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn known_devices(devs: &[Value]) -> Vec<KnownDevice> {
-    devs.iter()
-        .filter_map(|d| {
-            let id = d.get("id")?.as_str()?.to_string();
-            let key = LocalKey::new(d.get("key")?.as_str()?).ok()?;
+fn known_devices(file: &DevicesFile) -> Vec<KnownDevice> {
+    file.entries
+        .iter()
+        .filter(|e| !e.is_sub())
+        .filter_map(|e| {
+            let key = LocalKey::new(e.key.as_deref()?).ok()?;
             Some(KnownDevice {
-                id,
+                id: e.id.clone(),
                 key,
-                name: d.get("name").and_then(Value::as_str).map(str::to_string),
-                ip: d
-                    .get("ip")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok()),
-                version: d
-                    .get("version")
-                    .and_then(|v| serde_json::from_value::<Version>(v.clone()).ok()),
+                name: e.name.clone(),
+                ip: e.ip(),
+                version: e.version(),
             })
         })
         .collect()
@@ -320,8 +307,8 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let s = merge::merge(&mut devices, &findings);
-        let backup = merge::write_devices_file(&a.devices, &Value::Array(devices))
+        let s = devices.merge_findings(&findings);
+        let backup = merge::write_devices_file(&a.devices, &devices)
             .with_context(|| format!("writing {}", a.devices.display()))?;
         eprintln!(
             "{}: {} updated, {} unchanged, {} not listed (no key; not added){}",
