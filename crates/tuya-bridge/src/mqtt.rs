@@ -51,6 +51,8 @@ pub fn connect(
         o.set_credentials(u, b.password.clone().unwrap_or_default());
     }
     if b.tls {
+        // Another provider may already be installed (then it is used): fine either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let transport = match &cfg.ca_file {
             Some(p) => {
                 let ca = std::fs::read(p).map_err(|e| ConfigError::Read {
