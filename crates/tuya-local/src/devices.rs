@@ -65,11 +65,11 @@ impl Resolve for DevicesFile {
 mod tests {
     use super::*;
 
+    /// What resolving needs: a plain device, a gateway on another port, its child, and an
+    /// entry without a key.
     const SAMPLE: &str = r#"[
-      {"name":"Lamp","id":"bf01","key":"0123456789abcdef","ip":"127.0.0.1","version":"3.3",
-       "mapping":{"1":{"code":"switch_led","type":"Boolean"},"3":{"code":"bright_value"}},
-       "icon":"x.png"},
-      {"name":"Hub","id":"gw1","key":"0123456789abcdef","ip":"127.0.0.2","version":3.4,"port":7000},
+      {"id":"bf01","key":"0123456789abcdef","ip":"127.0.0.1"},
+      {"id":"gw1","key":"0123456789abcdef","ip":"127.0.0.2","port":7000},
       {"name":"Sensor","id":"sub1","sub":true,"parent":"gw1","node_id":"cid1"},
       {"name":"Nokey","id":"nk","ip":"127.0.0.3"}
     ]"#;

@@ -9,7 +9,7 @@ use tuya_cloud::login::CLIENT_ID;
 use tuya_cloud::sharing::RequestKey;
 
 use super::account;
-use super::server::{self, Req, Server};
+use super::server::{self, Req};
 
 pub const USER_CODE: &str = "uc-Good1";
 /// A user code whose QR code expires before it is scanned.
@@ -32,16 +32,8 @@ pub struct State {
     pub params: Vec<(String, Value)>,
 }
 
-pub struct Fake {
-    pub server: Server,
-    pub state: Arc<Mutex<State>>,
-}
-
-impl Fake {
-    pub fn base(&self) -> &str {
-        &self.server.base
-    }
-}
+/// The fake and what it saw.
+pub type Fake = super::server::Fake<State>;
 
 fn fail(code: &str, msg: &str) -> (u16, String) {
     (

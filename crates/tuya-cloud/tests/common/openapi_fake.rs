@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tuya_cloud::sign::{self, Request, Signer};
 
 use super::account::{self, Dev};
-use super::server::{self, Req, Server};
+use super::server::{self, Req};
 
 pub const CLIENT_ID: &str = "fakeclientid00000001";
 pub const SECRET: &str = "F4ke-S3cret!<&>0123456789abcdefZ";
@@ -28,16 +28,10 @@ pub struct State {
     pub secret_sent: usize,
 }
 
-pub struct Fake {
-    pub server: Server,
-    pub state: Arc<Mutex<State>>,
-}
+/// The fake and what it saw.
+pub type Fake = super::server::Fake<State>;
 
 impl Fake {
-    pub fn base(&self) -> &str {
-        &self.server.base
-    }
-
     pub fn count(&self, prefix: &str) -> usize {
         let s = self.state.lock().unwrap();
         s.log.iter().filter(|l| l.starts_with(prefix)).count()

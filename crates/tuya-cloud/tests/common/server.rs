@@ -57,6 +57,18 @@ pub fn decode(s: &str) -> String {
 }
 
 /// A running server; stopped when dropped.
+/// A fake service: its server, and the state its handlers share with the test.
+pub struct Fake<S> {
+    pub server: Server,
+    pub state: Arc<std::sync::Mutex<S>>,
+}
+
+impl<S> Fake<S> {
+    pub fn base(&self) -> &str {
+        &self.server.base
+    }
+}
+
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
