@@ -17,7 +17,7 @@ mod write;
 
 pub use entry::DeviceEntry;
 pub use file::{DevicesError, DevicesFile};
-pub use merge::{Finding, MergeSummary};
+pub use merge::{Finding, KeyChanges, MergeSummary};
 pub use write::write_private;
 
 /// The Tuya LAN port.
