@@ -62,7 +62,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         },
     );
     let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(256);
-    let mut ctx = publish::Ctx {
+    let ctx = publish::Ctx {
         cfg: &cfg,
         topics: &topics,
         bridge_status: &bridge_status,
@@ -85,7 +85,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         tokio::select! {
             _ = &mut shutdown => break,
             ev = fleet.next_event() => match ev {
-                Some(ev) => on_device_event(&mut ctx, &mut out, &mut nodes, &fleet, ev).await,
+                Some(ev) => on_device_event(&ctx, &mut out, &mut nodes, &fleet, ev).await,
                 None => break,
             },
             m = incoming.recv() => match m {
@@ -95,7 +95,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                     out.connected = true;
                     subscribe(&out, &topics, &cfg).await;
                     out.state(&bridge_status, "online", true).await;
-                    publish::everything(&mut ctx, &mut out, &nodes, &fleet).await;
+                    publish::everything(&ctx, &mut out, &nodes, &fleet).await;
                     out.flush_kept().await;
                     out.dirty = false;
                 }
@@ -129,11 +129,11 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                 out.keep(&format!("{}/result", n.base), body.to_string()).await;
             }
             Some(d) = next_announcement(&mut listener), if listener.is_some() => {
-                on_announcement(&mut ctx, &mut out, &mut nodes, &fleet, d.device()).await;
+                on_announcement(&ctx, &mut out, &mut nodes, &fleet, d.device()).await;
             }
             _ = tokio::time::sleep_until(wake), if rediscover.is_some() => {
                 rediscover = None;
-                publish::discovery_all(&mut ctx, &mut out, &nodes, &fleet).await;
+                publish::discovery_all(&ctx, &mut out, &nodes, &fleet).await;
             }
         }
     }
@@ -168,7 +168,7 @@ async fn next_announcement(
 /// A device announced itself: a protocol version or address other than the one in use (a
 /// firmware update, a new DHCP lease) is logged and shown on `info`.
 async fn on_announcement(
-    ctx: &mut publish::Ctx<'_>,
+    ctx: &publish::Ctx<'_>,
     out: &mut Publisher,
     nodes: &mut Nodes,
     fleet: &Fleet,
@@ -224,7 +224,7 @@ async fn subscribe(out: &Publisher, topics: &Topics, cfg: &BridgeConfig) {
 }
 
 async fn on_device_event(
-    ctx: &mut publish::Ctx<'_>,
+    ctx: &publish::Ctx<'_>,
     out: &mut Publisher,
     nodes: &mut Nodes,
     fleet: &Fleet,

@@ -7,6 +7,7 @@ use tuya_local::devices::{DeviceEntry, DevicesFile, Resolve};
 use tuya_local::DeviceConfig;
 
 use crate::config::BridgeConfig;
+use crate::ha::sanitize_id;
 use crate::topics::{slug, Topics};
 
 /// One device on MQTT.
@@ -32,19 +33,6 @@ pub struct Node {
     pub version: Option<tuya_proto::Version>,
     /// What the device last announced on the network (version, address), when heard.
     pub announced: Option<(Option<tuya_proto::Version>, std::net::IpAddr)>,
-}
-
-/// Home Assistant object ids: letters, digits, `_` and `-` only.
-pub fn object_id(raw: &str) -> String {
-    raw.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// The devices of one bridge and how to reach them.
@@ -116,8 +104,8 @@ impl Nodes {
                 s = slug(None, &e.id);
             }
             let oid = match &r.cid {
-                Some(c) => object_id(&format!("{conn}_{c}")),
-                None => object_id(&e.id),
+                Some(c) => sanitize_id(&format!("{conn}_{c}")),
+                None => sanitize_id(&e.id),
             };
             let i = nodes.nodes.len();
             nodes.by_key.insert(s.clone(), i);

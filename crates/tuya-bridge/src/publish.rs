@@ -125,7 +125,7 @@ pub(crate) async fn discovery(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, flee
         model: str_field("model").or_else(|| str_field("product_name")),
         mapping: n.entry.mapping.clone(),
         dps: state_of(n, fleet),
-        via_device: n.cid.as_ref().map(|_| crate::nodes::object_id(&n.conn)),
+        via_device: n.cid.as_ref().map(|_| ha::sanitize_id(&n.conn)),
         overrides,
     };
     let origin = ha::Origin {
@@ -154,12 +154,7 @@ pub(crate) async fn node(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &F
 }
 
 /// Everything, after a (re)connection to the broker.
-pub(crate) async fn everything(
-    ctx: &mut Ctx<'_>,
-    out: &mut Publisher,
-    nodes: &Nodes,
-    fleet: &Fleet,
-) {
+pub(crate) async fn everything(ctx: &Ctx<'_>, out: &mut Publisher, nodes: &Nodes, fleet: &Fleet) {
     for n in &nodes.nodes {
         node(ctx, out, n, fleet).await;
     }
@@ -167,7 +162,7 @@ pub(crate) async fn everything(
 
 /// Discovery configs again (Home Assistant restarted).
 pub(crate) async fn discovery_all(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     out: &mut Publisher,
     nodes: &Nodes,
     fleet: &Fleet,
