@@ -77,12 +77,17 @@ impl From<ClientError> for Error {
             C::Corrupt { source } => Error::Corrupt(source.to_string()),
             C::Undecodable { source } => Error::Device(format!("undecodable frame: {source}")),
             C::Busy { detail } => Error::Busy(detail),
-            e @ C::Timeout { .. } => Error::Timeout(strip(&e, "timed out: ")),
+            C::Timeout { cmd, millis, hint } => Error::Timeout(format!(
+                "no reply to {cmd} within {:.1} s{hint}",
+                millis as f64 / 1000.0
+            )),
             e @ C::Unresponsive { .. } => Error::Offline(e.to_string()),
             e @ (C::Expired | C::QueueFull(_)) => Error::Timeout(e.to_string()),
-            e @ (C::ConnectionLost(_) | C::MaybeApplied(_)) => {
-                Error::ConnectionLost(strip(&e, "connection lost: "))
-            }
+            C::ConnectionLost(d) => Error::ConnectionLost(d.describe().into()),
+            C::MaybeApplied(d) => Error::ConnectionLost(format!(
+                "{}; the command may or may not have been applied",
+                d.describe()
+            )),
             C::Device(text) => Error::Device(text),
             e @ (C::TooLarge { .. } | C::Encode { .. }) => Error::Config(e.to_string()),
             C::Negotiation(why) => Error::Negotiation(why),
@@ -91,12 +96,6 @@ impl From<ClientError> for Error {
             e => Error::Device(e.to_string()),
         }
     }
-}
-
-/// The engine's message without the prefix our own variant's message adds again.
-fn strip(e: &ClientError, prefix: &str) -> String {
-    let s = e.to_string();
-    s.strip_prefix(prefix).map(str::to_string).unwrap_or(s)
 }
 
 /// Shorthand for results of this crate.

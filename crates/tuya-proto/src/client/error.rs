@@ -17,7 +17,8 @@ pub enum Disconnect {
 }
 
 impl Disconnect {
-    fn describe(self) -> &'static str {
+    /// What happened, in words a user reads.
+    pub fn describe(self) -> &'static str {
         match self {
             Disconnect::Closed => "the device closed the connection",
             Disconnect::Reset => {
