@@ -1,14 +1,14 @@
 //! The QR login and the app-login API client against the fake on 127.0.0.1, which derives
 //! each request's key itself, checks X-sign and opens the sealed data.
 
-mod common;
-
-use common::account::{self, DEVICES};
-use common::app_fake::{self, FIRST_ACCESS, FIRST_REFRESH, LATE_USER_CODE, QR_TOKEN, USER_CODE};
-use common::server;
 use serde_json::json;
 use tuya_cloud::login::CLIENT_ID;
 use tuya_cloud::{CloudError, Poll, QrLogin, Session, Sharing};
+use tuya_cloud_fake::account::{self, DEVICES};
+use tuya_cloud_fake::app_fake::{
+    self, FIRST_ACCESS, FIRST_REFRESH, LATE_USER_CODE, QR_TOKEN, USER_CODE,
+};
+use tuya_cloud_fake::server;
 
 fn session_at(endpoint: &str, t: u64) -> Session {
     Session {

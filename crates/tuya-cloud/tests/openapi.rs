@@ -1,16 +1,14 @@
 //! The developer OpenAPI client against the fake data centre on 127.0.0.1, which verifies
 //! every signature with the secret it knows.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::account::{self, DEVICES};
-use common::openapi_fake::{self, CLIENT_ID, LAPSED_MSG, SECRET};
-use common::server;
 use serde_json::json;
 use tuya_cloud::{CloudError, OpenApi, Region};
+use tuya_cloud_fake::account::{self, DEVICES};
+use tuya_cloud_fake::openapi_fake::{self, CLIENT_ID, LAPSED_MSG, SECRET};
+use tuya_cloud_fake::server;
 
 #[test]
 fn lists_every_linked_users_devices_with_keys_mappings_and_children() {

@@ -1,17 +1,15 @@
 //! Replies no real server should send, caps, and secrets kept out of every `Debug` and error.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::account::DEVICES;
-use common::app_fake::{self, FIRST_ACCESS, FIRST_REFRESH, USER_CODE};
-use common::openapi_fake::{self, CLIENT_ID, SECRET};
-use common::server;
 use serde_json::json;
 use tuya_cloud::login::CLIENT_ID as APP_ID;
 use tuya_cloud::{CloudError, OpenApi, Poll, QrLogin, Session, Sharing};
+use tuya_cloud_fake::account::DEVICES;
+use tuya_cloud_fake::app_fake::{self, FIRST_ACCESS, FIRST_REFRESH, USER_CODE};
+use tuya_cloud_fake::openapi_fake::{self, CLIENT_ID, SECRET};
+use tuya_cloud_fake::server;
 
 const BODIES: &[&str] = &[
     "",

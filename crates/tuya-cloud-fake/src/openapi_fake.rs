@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tuya_cloud::sign::{self, Request, Signer};
 
-use super::account::{self, Dev};
-use super::server::{self, Req};
+use crate::account::{self, Dev};
+use crate::server::{self, Req};
 
 pub const CLIENT_ID: &str = "fakeclientid00000001";
 pub const SECRET: &str = "F4ke-S3cret!<&>0123456789abcdefZ";
@@ -29,7 +29,7 @@ pub struct State {
 }
 
 /// The fake and what it saw.
-pub type Fake = super::server::Fake<State>;
+pub type Fake = crate::server::Fake<State>;
 
 impl Fake {
     pub fn count(&self, prefix: &str) -> usize {

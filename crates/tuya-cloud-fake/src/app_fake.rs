@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use tuya_cloud::login::CLIENT_ID;
 use tuya_cloud::sharing::RequestKey;
 
-use super::account;
-use super::server::{self, Req};
+use crate::account;
+use crate::server::{self, Req};
 
 pub const USER_CODE: &str = "uc-Good1";
 /// A user code whose QR code expires before it is scanned.
@@ -33,7 +33,7 @@ pub struct State {
 }
 
 /// The fake and what it saw.
-pub type Fake = super::server::Fake<State>;
+pub type Fake = crate::server::Fake<State>;
 
 fn fail(code: &str, msg: &str) -> (u16, String) {
     (
