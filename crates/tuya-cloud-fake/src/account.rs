@@ -108,8 +108,37 @@ pub const DEVICES: &[Dev] = &[
     },
 ];
 
+/// A Bluetooth child of the gateway that the account's device lists leave out, as the real
+/// cloud can: only the gateway's sub-device list names it.
+pub const BLE_CHILD: Dev = Dev {
+    id: "ebblelock0000001",
+    name: "Door lock",
+    key: "",
+    uid: "u1",
+    product_id: "prodlock",
+    category: "jtmspro",
+    gateway: Some("ebgateway0000001"),
+    node_id: Some("ble-00000000aa01"),
+    dps: Some(&[(
+        1,
+        "unlock_ble",
+        "Integer",
+        r#"{"min":0,"max":999,"scale":0,"step":1}"#,
+    )]),
+};
+
 pub fn by_id(id: &str) -> Option<&'static Dev> {
-    DEVICES.iter().find(|d| d.id == id)
+    DEVICES.iter().chain([&BLE_CHILD]).find(|d| d.id == id)
+}
+
+/// The sub-device list of a gateway (`None`: not a gateway).
+pub fn children_of(gateway: &str) -> Option<Vec<&'static Dev>> {
+    let kids: Vec<&Dev> = DEVICES
+        .iter()
+        .chain([&BLE_CHILD])
+        .filter(|d| d.gateway == Some(gateway))
+        .collect();
+    (!kids.is_empty()).then_some(kids)
 }
 
 pub fn of_user(uid: &str) -> Vec<&'static Dev> {

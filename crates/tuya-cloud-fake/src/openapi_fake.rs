@@ -203,6 +203,16 @@ fn handle(req: &Req, state: &Mutex<State>, knows_project: bool) -> (u16, String)
             .into_iter()
             .map(|d| account::record(d, false))
             .collect()),
+        ["", "v1.0", "iot-03", "devices", id, "sub-devices"] => match account::children_of(id) {
+            Some(kids) => ok(kids
+                .into_iter()
+                .map(|d| {
+                    json!({"id": d.id, "name": d.name, "online": true, "product_id": d.product_id,
+                           "category": d.category, "node_id": d.node_id, "active_time": 1566973357})
+                })
+                .collect()),
+            None => fail(1106, "permission deny"),
+        },
         ["", "v1.1", "devices", id, "specifications"] => match account::by_id(id) {
             Some(d) => specs(d),
             None => fail(1106, "permission deny"),

@@ -104,6 +104,48 @@ impl CloudDevice {
     }
 }
 
+impl CloudDevice {
+    /// The device as a devices.json entry in tinytuya's field names (`key`, `product_id`,
+    /// `parent`, `node_id`, `mapping`, …), ready for [`tuya_devices::DevicesFile::merge_account`].
+    /// The cloud's `ip` is left out: it is the address the cloud saw (usually the home's
+    /// public one), never the LAN address local control needs.
+    pub fn to_entry(&self) -> tuya_devices::DeviceEntry {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let mut extra = Map::new();
+        for (k, v) in [
+            ("product_id", &self.product_key),
+            ("product_name", &self.product_name),
+            ("category", &self.category),
+            ("model", &self.model),
+            ("uuid", &self.uuid),
+        ] {
+            if !v.is_empty() {
+                extra.insert(k.into(), Value::String(v.clone()));
+            }
+        }
+        if let Some(mac) = &self.mac {
+            extra.insert("mac".into(), Value::String(mac.clone()));
+        }
+        let mapping = self
+            .mapping
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+            .then(|| self.mapping.clone());
+        tuya_devices::DeviceEntry {
+            id: self.id.clone(),
+            name: some(&self.name),
+            key: some(&self.local_key),
+            ip: None,
+            version: None,
+            mapping,
+            sub: Some(self.sub),
+            parent: self.parent.clone(),
+            node_id: self.node_id.clone(),
+            extra,
+        }
+    }
+}
+
 /// Fills in the parent of sub-devices that have none as tinytuya does: the non-sub device
 /// with the same local key (a gateway shares its key with its children).
 pub(crate) fn guess_parents(devices: &mut [CloudDevice]) {
@@ -219,6 +261,14 @@ mod tests {
         assert!(d.sub && d.node_id.as_deref() == Some("5") && d.parent.is_none());
         assert!(!format!("{d:?}").contains("k3y"));
         assert!(CloudDevice::from_record(&json!({"name": "no id"})).is_none());
+        let e = d.to_entry();
+        assert_eq!(e.key.as_deref(), Some("k3y!<&>x"));
+        assert_eq!(e.extra["product_id"], "p");
+        assert!(e.is_sub() && e.node_id.as_deref() == Some("5") && e.ip.is_none());
+        assert!(
+            e.name.is_none() && e.mapping.is_none(),
+            "empty fields stay out"
+        );
         assert!(CloudDevice::from_record(&json!([1])).is_none());
     }
 }

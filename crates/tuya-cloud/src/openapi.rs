@@ -15,6 +15,12 @@ use crate::sign::{self, Request, Signer};
 
 /// The most pages read from one paged listing.
 pub const MAX_PAGES: usize = 1000;
+/// Categories of gateways (Zigbee, gateway camera, IR/RF hub), whose sub-devices are asked
+/// for even when no listed device names them as parent.
+const GATEWAY_CATEGORIES: [&str; 4] = ["wg", "wg2", "wgsxj", "wnykq"];
+/// The most sub-devices taken from one gateway (Tuya's gateways hold up to 128 or so).
+const MAX_CHILDREN: usize = 1024;
+
 /// A token with less than this left is renewed before use.
 pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
@@ -84,6 +90,19 @@ impl Region {
 impl std::fmt::Display for Region {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Region {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Region {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -274,6 +293,13 @@ impl OpenApi {
         Err(CloudError::TooManyPages { limit: MAX_PAGES })
     }
 
+    /// Checks the credentials by fetching an access token (a wrong secret or region fails
+    /// here with the cause named).
+    pub fn check(&self) -> Result<(), CloudError> {
+        self.forget_token();
+        self.access_token().map(drop)
+    }
+
     /// The DP mapping of a device (empty for code 2009, a device without DPs).
     pub fn mapping(&self, device_id: &str) -> Result<Value, CloudError> {
         let path = format!("/v1.1/devices/{}/specifications", encode(device_id));
@@ -340,12 +366,58 @@ impl OpenApi {
                 }
             }
         }
+        self.add_children(&mut devices)?;
         for d in &mut devices {
             d.mapping = self.mapping(&d.id)?;
         }
         self.add_macs(&mut devices);
         model::guess_parents(&mut devices);
         Ok(devices)
+    }
+
+    /// Asks each gateway for its sub-devices (`/v1.0/iot-03/devices/{id}/sub-devices`): the
+    /// account's lists can leave out Bluetooth children, and the wizard's list has no
+    /// `node_id`. Children not listed are added (with no key of their own: locally they are
+    /// reached through the gateway with its key); listed ones get their gateway and node id.
+    /// A device that answers with an error code is taken as no gateway.
+    fn add_children(&self, devices: &mut Vec<CloudDevice>) -> Result<(), CloudError> {
+        let gateways: Vec<String> = devices
+            .iter()
+            .filter(|d| !d.sub)
+            .filter(|d| {
+                GATEWAY_CATEGORIES.contains(&d.category.as_str())
+                    || devices.iter().any(|c| c.parent.as_deref() == Some(&d.id))
+            })
+            .map(|d| d.id.clone())
+            .collect();
+        for gw in gateways {
+            let path = format!("/v1.0/iot-03/devices/{}/sub-devices", encode(&gw));
+            let list = match self.get(&path, &[]) {
+                Ok(Value::Array(list)) => list,
+                Ok(_) | Err(CloudError::Api { .. }) | Err(CloudError::PermissionDenied) => continue,
+                Err(e) => return Err(e),
+            };
+            for rec in list.iter().take(MAX_CHILDREN) {
+                let Some(mut child) = CloudDevice::from_record(rec) else {
+                    continue;
+                };
+                child.sub = true;
+                match devices.iter_mut().find(|d| d.id == child.id) {
+                    Some(known) => {
+                        known.sub = true;
+                        known.parent.get_or_insert_with(|| gw.clone());
+                        if known.node_id.is_none() {
+                            known.node_id = child.node_id;
+                        }
+                    }
+                    None => {
+                        child.parent = Some(gw.clone());
+                        devices.push(child);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fills in MAC addresses from `/v1.0/devices/factory-infos`, 50 devices a call. The

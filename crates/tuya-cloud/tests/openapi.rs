@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tuya_cloud::{CloudError, OpenApi, Region};
-use tuya_cloud_fake::account::{self, DEVICES};
+use tuya_cloud_fake::account::{self, BLE_CHILD, DEVICES};
 use tuya_cloud_fake::openapi_fake::{self, CLIENT_ID, LAPSED_MSG, SECRET};
 use tuya_cloud_fake::server;
 
@@ -15,8 +15,8 @@ fn lists_every_linked_users_devices_with_keys_mappings_and_children() {
     let fake = openapi_fake::start(true);
     let api = OpenApi::new(CLIENT_ID, SECRET, fake.base()).unwrap();
     let devs = api.devices(None).unwrap();
-    assert_eq!(devs.len(), DEVICES.len());
-    for d in &devs {
+    assert_eq!(devs.len(), DEVICES.len() + 1, "the BLE child is found too");
+    for d in devs.iter().filter(|d| d.id != BLE_CHILD.id) {
         let want = account::by_id(&d.id).unwrap();
         assert_eq!(d.local_key.len(), 16);
         assert_eq!(d.local_key, want.key, "{}", d.id);
@@ -31,6 +31,11 @@ fn lists_every_linked_users_devices_with_keys_mappings_and_children() {
         assert_eq!(d.node_id.as_deref(), want.node_id);
         assert_eq!(d.mac, Some(account::mac_of(want)));
     }
+    let lock = devs.iter().find(|d| d.id == BLE_CHILD.id).unwrap();
+    assert!(lock.sub && lock.local_key.is_empty());
+    assert_eq!(lock.parent.as_deref(), BLE_CHILD.gateway);
+    assert_eq!(lock.node_id.as_deref(), BLE_CHILD.node_id);
+    assert_eq!(lock.mapping, account::expected_mapping(&BLE_CHILD));
     let trv = devs.iter().find(|d| d.id == "ebtrv00000000001").unwrap();
     assert_eq!(
         trv.mapping["2"]["values"]["range"],
@@ -41,7 +46,12 @@ fn lists_every_linked_users_devices_with_keys_mappings_and_children() {
     // Five devices two at a time: three pages; then u1's four in two pages, u2's one.
     assert_eq!(fake.count("GET /v1.0/iot-01/associated-users/devices"), 3);
     assert_eq!(fake.count("GET /v1.3/iot-03/devices"), 3);
-    assert_eq!(fake.count("GET /v1.1/devices/"), 5);
+    assert_eq!(
+        fake.count("GET /v1.0/iot-03/devices/"),
+        1,
+        "one gateway asked"
+    );
+    assert_eq!(fake.count("GET /v1.1/devices/"), 6);
     assert_eq!(fake.count("GET /v1.0/devices/factory-infos"), 1);
     let st = fake.state.lock().unwrap();
     assert_eq!(st.secret_sent, 0);
@@ -61,13 +71,15 @@ fn the_wizard_path_lists_the_owner_of_one_device() {
             "ebplug0000000001",
             "ebgateway0000001",
             "ebtrv00000000001",
-            "ebbulb000000001"
+            "ebbulb000000001",
+            BLE_CHILD.id,
         ]
     );
-    // No gateway_id in this list: the child's parent is the device sharing its key.
+    // No gateway_id or node_id in this list: the gateway's sub-device list gives both.
     let trv = &devs[2];
     assert!(trv.sub);
     assert_eq!(trv.parent.as_deref(), Some("ebgateway0000001"));
+    assert_eq!(trv.node_id.as_deref(), Some("a4c13800000000aa"));
     assert_eq!(devs[0].mapping, account::expected_mapping(&DEVICES[0]));
     let e = api.devices(Some("ebunknown")).unwrap_err();
     assert!(matches!(e, CloudError::PermissionDenied), "{e}");

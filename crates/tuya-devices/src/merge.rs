@@ -129,8 +129,9 @@ pub struct KeyChanges {
 
 /// Fields the cloud is the authority on; everything else (names, addresses, versions, any
 /// field a user or another tool added) stays as it is in the file.
-const CLOUD_FIELDS: [&str; 8] = [
+const CLOUD_FIELDS: [&str; 9] = [
     "product_key",
+    "product_id",
     "product_name",
     "category",
     "model",
