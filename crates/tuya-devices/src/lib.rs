@@ -4,19 +4,22 @@
 //! writes it (the client, the scanner, the capture decoder, the bridge, the cloud import):
 //! entries with their names, keys, addresses, versions, DP mappings and gateway children,
 //! every unknown field kept on rewrite; both the plain list and tinytuya's
-//! `{"devices": [...]}` snapshot shape; merges of what a scan or the cloud found; and atomic
-//! writes, readable by the owner only from the first byte, with a private backup.
+//! `{"devices": [...]}` snapshot shape; merges of what a scan or the cloud found; imports of
+//! tinytuya's and tuya-cli's key files; and atomic writes, readable by the owner only from the
+//! first byte, with a private backup.
 //!
 //! No tokio, no sockets.
 #![warn(missing_docs)]
 
 mod entry;
 mod file;
+pub mod import;
 pub mod merge;
 mod write;
 
 pub use entry::DeviceEntry;
 pub use file::{DevicesError, DevicesFile};
+pub use import::{Format, ImportError, ImportReport, Imported, Source, Warning};
 pub use merge::{Finding, KeyChanges, MergeSummary};
 pub use write::write_private;
 
