@@ -293,6 +293,22 @@ pub fn default_client_id() -> String {
     login::CLIENT_ID.to_string()
 }
 
+/// What to tell a user whose device refused its key (re-paired devices get a new one): with a
+/// login stored in `store`, the one command that fetches it; without, how to log in first.
+/// `devices` is the devices.json in use.
+pub fn rekey_advice(store: Option<&Store>, devices: &Path) -> String {
+    let write = format!("tuyactl cloud devices --write {}", devices.display());
+    match store {
+        Some(s) if s.has_login() => {
+            format!("a cloud login is configured: `{write}` fetches its new key")
+        }
+        _ => format!(
+            "if it was re-paired, its key changed: `tuyactl cloud login`, then `{write}`, \
+             fetches the new one"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +355,8 @@ mod tests {
         }
         assert!(!format!("{:?}", s.load().unwrap()).contains("s3cr3t"));
         assert_eq!(config().method(), Some(Method::Developer));
+        let advice = rekey_advice(Some(&s), Path::new("my devices.json"));
+        assert!(advice.contains("configured") && advice.contains("--write my devices.json"));
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 
@@ -356,6 +374,7 @@ mod tests {
         std::fs::write(s.path(), vec![b' '; (MAX_FILE + 10) as usize]).unwrap();
         assert!(matches!(s.load(), Err(StoreError::Read { .. })));
         assert!(!s.has_login());
+        assert!(rekey_advice(Some(&s), Path::new("d.json")).contains("`tuyactl cloud login`"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

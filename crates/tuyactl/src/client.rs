@@ -221,22 +221,39 @@ fn print_state(r: &Resolved, version: Option<Version>, dps: &Dps, as_json: bool)
     }
 }
 
-async fn open(r: &Resolved) -> anyhow::Result<Device> {
+/// What to add to a wrong-key error: how to fetch the device's new key.
+fn rekey_hint(e: &tuya_local::Error, devices: &std::path::Path) -> Option<String> {
+    if !matches!(e, tuya_local::Error::WrongKey(_)) {
+        return None;
+    }
+    let store = tuya_cloud::Store::locate(None).ok();
+    Some(tuya_cloud::store::rekey_advice(store.as_ref(), devices))
+}
+
+/// The device's error, with the re-keying hint when it refused the key.
+fn failure(t: &Target, r: &Resolved, e: tuya_local::Error) -> anyhow::Error {
+    match rekey_hint(&e, &t.devices) {
+        Some(hint) => anyhow!("{}: {e}\nhint: {hint}", label(&r.entry)),
+        None => anyhow!("{}: {e}", label(&r.entry)),
+    }
+}
+
+async fn open(t: &Target, r: &Resolved) -> anyhow::Result<Device> {
     Device::connect(r.config.clone())
         .await
-        .map_err(|e| anyhow!("{}: {e}", label(&r.entry)))
+        .map_err(|e| failure(t, r, e))
 }
 
 /// Runs `tuyactl get`.
 pub fn get(a: GetArgs) -> anyhow::Result<ExitCode> {
     let r = a.target.resolve(a.name.as_deref())?;
     runtime()?.block_on(async {
-        let d = open(&r).await?;
+        let d = open(&a.target, &r).await?;
         let dps = match &r.cid {
             Some(cid) => d.child(cid.clone()).status().await,
             None => d.status().await,
         }
-        .map_err(|e| anyhow!("{}: {e}", label(&r.entry)))?;
+        .map_err(|e| failure(&a.target, &r, e))?;
         print_state(&r, d.version(), &dps, a.json);
         Ok(ExitCode::SUCCESS)
     })
@@ -284,12 +301,12 @@ pub fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
         bail!("nothing to set: give DP=VALUE pairs (e.g. 1=true 2=50) or --raw");
     }
     runtime()?.block_on(async {
-        let d = open(&r).await?;
+        let d = open(&a.target, &r).await?;
         let st = match &r.cid {
             Some(cid) => d.child(cid.clone()).set(dps).await,
             None => d.set(dps).await,
         }
-        .map_err(|e| anyhow!("{}: {e}", label(&r.entry)))?;
+        .map_err(|e| failure(&a.target, &r, e))?;
         print_state(&r, d.version(), &st, a.json);
         Ok(ExitCode::SUCCESS)
     })
@@ -303,6 +320,8 @@ struct Watched {
     /// Only these cids are reported (a sub-device was asked for by name).
     only_children: bool,
     connected: bool,
+    /// The re-keying hint was printed.
+    hinted: bool,
 }
 
 /// Runs `tuyactl monitor`.
@@ -336,7 +355,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let for_ = a.duration.map(secs).transpose()?;
-    runtime()?.block_on(run_monitor(watched, a.json, for_))
+    runtime()?.block_on(run_monitor(watched, a.json, for_, &a.target.devices))
 }
 
 fn add(
@@ -360,6 +379,7 @@ fn add(
                 children: BTreeMap::new(),
                 only_children: r.cid.is_some(),
                 connected: false,
+                hinted: false,
             },
         )
     });
@@ -381,6 +401,7 @@ async fn run_monitor(
     watched: BTreeMap<String, (DeviceConfig, Watched)>,
     as_json: bool,
     for_: Option<Duration>,
+    devices: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     let (configs, mut info): (Vec<_>, BTreeMap<String, Watched>) = {
         let mut cs = Vec::new();
@@ -461,6 +482,13 @@ async fn run_monitor(
                         tracing::info!(device = %id, "{err}");
                         if !w.connected {
                             note(as_json, "error", &w.entry, &err);
+                            // Once per device: it will refuse the same key at every retry.
+                            if let Some(hint) = dev.last_error().and_then(|e| rekey_hint(&e, devices)) {
+                                if !w.hinted {
+                                    w.hinted = true;
+                                    note(as_json, "hint", &w.entry, &hint);
+                                }
+                            }
                         }
                     }
                 }

@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand};
 
 mod bridge;
 mod client;
+mod cloud;
 mod decode;
 mod demo;
+mod import;
 mod pcap;
 mod scan;
 mod sim;
@@ -43,6 +45,10 @@ enum Cmd {
     Scan(scan::Args),
     /// Every device on MQTT: tuya-mqtt's topics and Home Assistant discovery.
     Bridge(bridge::Args),
+    /// Import keys from tinytuya (devices.json, snapshot.json) or tuya-cli (wizard / list-app output).
+    Import(import::Args),
+    /// Local keys from Tuya's cloud, once: the app's QR login or a developer project.
+    Cloud(cloud::Args),
 }
 
 fn init_tracing(verbose: u8) {
@@ -79,6 +85,8 @@ fn main() -> ExitCode {
         Cmd::Demo(a) => demo::run(a),
         Cmd::Scan(a) => scan::run(a),
         Cmd::Bridge(a) => bridge::run(a),
+        Cmd::Import(a) => import::run(a),
+        Cmd::Cloud(a) => cloud::run(a),
     };
     match result {
         Ok(code) => code,
