@@ -30,6 +30,10 @@ pub struct Fleet {
     devices: Vec<Device>,
     by_id: std::collections::HashMap<String, usize>,
     events: mpsc::Receiver<TaggedEvent>,
+    /// For devices opened later ([`Fleet::replace`]); weak, so the stream still ends once
+    /// every connection task has.
+    tx: mpsc::WeakSender<TaggedEvent>,
+    limiter: Arc<Semaphore>,
 }
 
 impl Fleet {
@@ -51,7 +55,26 @@ impl Fleet {
             devices,
             by_id,
             events: rx,
+            tx: tx.downgrade(),
+            limiter,
         }
+    }
+
+    /// Reconnects the device with `config`'s id using `config` (a new local key after the
+    /// device was re-paired, a new address): the old connection is closed, the new one
+    /// reports on the same merged stream under the same id. `false` when no device has that
+    /// id or the stream has ended.
+    pub fn replace(&mut self, config: DeviceConfig) -> bool {
+        let Some(&i) = self.by_id.get(&config.id) else {
+            return false;
+        };
+        let Some(tx) = self.tx.upgrade() else {
+            return false;
+        };
+        let fresh = Device::spawn(config, Some(tx), Some(self.limiter.clone()), None);
+        // Dropping the last handle of the old device ends its connection task.
+        self.devices[i] = fresh;
+        true
     }
 
     /// Every device, in the order given.

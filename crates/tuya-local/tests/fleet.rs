@@ -71,3 +71,45 @@ async fn fleet_connects_everything_and_tags_events() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_replaced_config_reconnects_under_the_same_id() {
+    bounded(async {
+        // The device was re-paired: it now has a key the fleet does not know yet.
+        let mut spec = plug("fleetrekey000001", Version::V34, ip(31, 1));
+        let old = spec.key.clone();
+        spec.key = "n3w-k3y!<&>n3w-k".into();
+        let sim = start(vec![spec.clone()]).await;
+        let mut stale = spec.clone();
+        stale.key = old;
+        let mut c = config(&stale, Some(Version::V34));
+        c.reconnect_max = Duration::from_millis(200);
+        let mut fleet = Fleet::open(vec![c.clone()], FleetOptions::default());
+        loop {
+            let e = fleet.next_event().await.unwrap();
+            assert!(!matches!(e.event, Event::Connected { .. }), "{e:?}");
+            if matches!(
+                fleet.device(&spec.id).unwrap().last_error(),
+                Some(tuya_local::Error::WrongKey(_))
+            ) {
+                break;
+            }
+        }
+        c.key = tuya_proto::LocalKey::new(&spec.key).unwrap();
+        assert!(fleet.replace(c.clone()));
+        let mut other = c.clone();
+        other.id = "not-in-the-fleet".into();
+        assert!(!fleet.replace(other));
+        loop {
+            let e = fleet.next_event().await.unwrap();
+            if let Event::Connected { version } = e.event {
+                assert_eq!((&*e.id, version), (spec.id.as_str(), Version::V34));
+                break;
+            }
+        }
+        assert_eq!(fleet.device(&spec.id).unwrap().state(), spec.dps);
+        drop(fleet);
+        sim.shutdown().await;
+    })
+    .await
+}
