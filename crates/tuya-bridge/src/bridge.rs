@@ -15,6 +15,7 @@ use crate::config::{BridgeConfig, ConfigError};
 use crate::mqtt::{self, Incoming, Publisher};
 use crate::nodes::Nodes;
 use crate::publish;
+use crate::rekey::Rekey;
 use crate::topics::{self, CommandTopic, Topics};
 
 /// Why the bridge could not run.
@@ -67,6 +68,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         topics: &topics,
         bridge_status: &bridge_status,
     };
+    let (mut rekey, mut rekeyed) = Rekey::new(&cfg);
     let mut rediscover: Option<tokio::time::Instant> = None;
     let mut listener = match &cfg.announcements {
         None => None,
@@ -85,7 +87,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         tokio::select! {
             _ = &mut shutdown => break,
             ev = fleet.next_event() => match ev {
-                Some(ev) => on_device_event(&ctx, &mut out, &mut nodes, &fleet, ev).await,
+                Some(ev) => on_device_event(&ctx, &mut out, &mut nodes, &fleet, &mut rekey, ev).await,
                 None => break,
             },
             m = incoming.recv() => match m {
@@ -127,6 +129,14 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                     Err(e) => json!({"command": o.command, "ok": false, "error": e.to_string(), "kind": publish::error_kind(e)}),
                 };
                 out.keep(&format!("{}/result", n.base), body.to_string()).await;
+            }
+            Some(fetched) = rekeyed.recv() => {
+                for conn in rekey.apply(fetched, &cfg, &mut nodes, &mut fleet) {
+                    let members: Vec<usize> = nodes.on_connection(&conn).collect();
+                    for i in members {
+                        publish::info(&ctx, &mut out, &nodes.nodes[i], &fleet).await;
+                    }
+                }
             }
             Some(d) = next_announcement(&mut listener), if listener.is_some() => {
                 on_announcement(&ctx, &mut out, &mut nodes, &fleet, d.device()).await;
@@ -228,6 +238,7 @@ async fn on_device_event(
     out: &mut Publisher,
     nodes: &mut Nodes,
     fleet: &Fleet,
+    rekey: &mut Rekey,
     ev: TaggedEvent,
 ) {
     let conn = ev.id.to_string();
@@ -263,9 +274,10 @@ async fn on_device_event(
         }
         Event::Disconnected { reason } => {
             let problem = match dev.last_error() {
-                Some(e @ tuya_local::Error::WrongKey(_)) => Some(format!(
-                    "{e}; was the device re-paired? (fetch its new key)"
-                )),
+                Some(e @ tuya_local::Error::WrongKey(_)) => {
+                    rekey.wanted();
+                    Some(rekey.problem(&e, ctx.cfg))
+                }
                 _ => None,
             };
             let members: Vec<usize> = nodes.on_connection(&conn).collect();
@@ -294,11 +306,13 @@ async fn on_device_event(
         Event::Error(e) => {
             tracing::debug!(device = %conn, "{e}");
             if let Some(err @ tuya_local::Error::WrongKey(_)) = dev.last_error() {
+                rekey.wanted();
+                let problem = rekey.problem(&err, ctx.cfg);
                 let members: Vec<usize> = nodes.on_connection(&conn).collect();
                 for i in members {
                     if nodes.nodes[i].problem.is_none() {
-                        tracing::warn!("{}: {err}", nodes.nodes[i].entry.label());
-                        nodes.nodes[i].problem = Some(err.to_string());
+                        tracing::warn!("{}: {problem}", nodes.nodes[i].entry.label());
+                        nodes.nodes[i].problem = Some(problem.clone());
                         publish::info(ctx, out, &nodes.nodes[i], fleet).await;
                     }
                 }

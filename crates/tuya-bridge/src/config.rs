@@ -193,6 +193,11 @@ pub struct FileConfig {
     /// Listen for the devices' UDP announcements (6666/6667) to notice a changed protocol
     /// version or address (default: on).
     pub announcements: Option<bool>,
+    /// Fetch a device's new key from the stored cloud login when it refuses its key (it was
+    /// re-paired), write it into devices.json and reconnect (default: off).
+    pub refresh_keys: Option<bool>,
+    /// Where the cloud login is kept (default: tuyactl's configuration folder).
+    pub cloud_config_dir: Option<PathBuf>,
     /// Per-device settings, by name or id.
     #[serde(rename = "device")]
     pub device: BTreeMap<String, DeviceOverrides>,
@@ -239,6 +244,26 @@ pub struct BridgeConfig {
     pub reconnect_max: Duration,
     /// Where to listen for device announcements; `None`: not at all.
     pub announcements: Option<tuya_local::discovery::ListenerConfig>,
+    /// Fetch re-paired devices' new keys from the cloud login; `None`: off.
+    pub refresh_keys: Option<KeyRefresh>,
+    /// The cloud login's folder, for the re-keying hint (and for `refresh_keys`).
+    pub cloud_config_dir: Option<PathBuf>,
+}
+
+/// How the bridge fetches new keys from the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRefresh {
+    /// At most one fetch in this interval (a device refusing its key is retried every few
+    /// seconds; the cloud must not be asked as often).
+    pub min_interval: Duration,
+}
+
+impl Default for KeyRefresh {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(600),
+        }
+    }
 }
 
 impl BridgeConfig {
@@ -297,6 +322,12 @@ impl BridgeConfig {
             } else {
                 flags.device
             },
+            refresh_keys: flags
+                .refresh_keys
+                .or(file.refresh_keys)
+                .unwrap_or(false)
+                .then(KeyRefresh::default),
+            cloud_config_dir: flags.cloud_config_dir.or(file.cloud_config_dir),
             rediscovery_delay: (Duration::from_secs(1), Duration::from_secs(5)),
             reconnect_max: Duration::from_secs(10),
             announcements: flags

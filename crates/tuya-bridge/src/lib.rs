@@ -12,8 +12,9 @@ pub mod ha;
 pub mod mqtt;
 pub mod nodes;
 mod publish;
+mod rekey;
 pub mod shard;
 pub mod topics;
 
 pub use bridge::{run, BridgeError};
-pub use config::{BridgeConfig, FileConfig};
+pub use config::{BridgeConfig, FileConfig, KeyRefresh};

@@ -34,6 +34,14 @@ pub struct Args {
     /// versions and addresses on each device's info topic.
     #[arg(long)]
     pub no_announcements: bool,
+    /// When a device refuses its key (it was re-paired), fetch the new one with the stored
+    /// cloud login (`tuyactl cloud login`), write it into devices.json and reconnect; at most
+    /// one fetch every 10 minutes.
+    #[arg(long)]
+    pub refresh_keys: bool,
+    /// Where the cloud login is kept (default: as `tuyactl cloud`).
+    #[arg(long, value_name = "DIR")]
+    pub cloud_config_dir: Option<PathBuf>,
     /// Settings file (TOML); flags given on the command line win.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -56,6 +64,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             discovery_prefix: a.discovery_prefix,
             ca_file: a.ca_file,
             announcements: a.no_announcements.then_some(false),
+            refresh_keys: a.refresh_keys.then_some(true),
+            cloud_config_dir: a.cloud_config_dir,
             ..FileConfig::default()
         },
     )?;
