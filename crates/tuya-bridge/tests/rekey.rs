@@ -11,9 +11,9 @@ use serde_json::Value;
 use tuya_bridge::KeyRefresh;
 use tuya_cloud::login::CLIENT_ID;
 use tuya_cloud::store::{AppLogin, CloudConfig, Method};
-use tuya_cloud::{Session, Store};
+use tuya_cloud::Store;
 use tuya_cloud_fake::account::PLUG_KEY;
-use tuya_cloud_fake::app_fake::{self, FIRST_ACCESS, FIRST_REFRESH, USER_CODE};
+use tuya_cloud_fake::app_fake::{self, USER_CODE};
 use tuya_proto::{DpId, DpValue, Version};
 use tuya_sim::{DeviceSpec, SimOptions};
 
@@ -35,16 +35,7 @@ fn repaired_plug(block: u8) -> (DeviceSpec, DeviceSpec) {
 }
 
 fn store_login(dir: &std::path::Path, endpoint: &str) {
-    let session = Session {
-        uid: "az1700000000001".into(),
-        username: "me@example.com".into(),
-        access_token: FIRST_ACCESS.into(),
-        refresh_token: FIRST_REFRESH.into(),
-        expire_time: 7200,
-        t: tuya_cloud_fake::server::now_ms(),
-        terminal_id: "term".into(),
-        endpoint: endpoint.into(),
-    };
+    let session = app_fake::session_at(endpoint, tuya_cloud_fake::server::now_ms());
     Store::at(dir)
         .save(&CloudConfig {
             method: Some(Method::App),

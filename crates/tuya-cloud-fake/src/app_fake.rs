@@ -32,6 +32,21 @@ pub struct State {
     pub params: Vec<(String, Value)>,
 }
 
+/// The session the fake's QR login issues first, at `endpoint`, issued at `t` (ms): for tests
+/// that start logged in.
+pub fn session_at(endpoint: &str, t: u64) -> tuya_cloud::Session {
+    tuya_cloud::Session {
+        uid: "az1700000000001".into(),
+        username: "me@example.com".into(),
+        access_token: FIRST_ACCESS.into(),
+        refresh_token: FIRST_REFRESH.into(),
+        expire_time: 7200,
+        t,
+        terminal_id: "term".into(),
+        endpoint: endpoint.into(),
+    }
+}
+
 /// The fake and what it saw.
 pub type Fake = crate::server::Fake<State>;
 

@@ -3,9 +3,9 @@
 
 use tuya_cloud::login::CLIENT_ID as APP_ID;
 use tuya_cloud::store::{AppLogin, CloudConfig, Developer, Method};
-use tuya_cloud::{fetch_devices, AccountError, Region, Session, Store, StoreError};
+use tuya_cloud::{fetch_devices, AccountError, Region, Store, StoreError};
 use tuya_cloud_fake::account::DEVICES;
-use tuya_cloud_fake::app_fake::{self, FIRST_ACCESS, FIRST_REFRESH, USER_CODE};
+use tuya_cloud_fake::app_fake::{self, FIRST_REFRESH, USER_CODE};
 use tuya_cloud_fake::openapi_fake::{self, CLIENT_ID, SECRET};
 
 fn store(name: &str) -> Store {
@@ -54,16 +54,7 @@ fn an_app_session_refreshed_on_the_way_is_stored_back() {
     let s = store("app");
     // Issued three hours ago with a two-hour lifetime: it must be refreshed before use.
     let t = tuya_cloud_fake::server::now_ms() - 3 * 3600 * 1000;
-    let session = Session {
-        uid: "az1700000000001".into(),
-        username: "me@example.com".into(),
-        access_token: FIRST_ACCESS.into(),
-        refresh_token: FIRST_REFRESH.into(),
-        expire_time: 7200,
-        t,
-        terminal_id: "term".into(),
-        endpoint: fake.base().into(),
-    };
+    let session = app_fake::session_at(fake.base(), t);
     let cfg = CloudConfig {
         method: Some(Method::App),
         app: Some(AppLogin {

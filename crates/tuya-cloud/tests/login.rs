@@ -10,18 +10,7 @@ use tuya_cloud_fake::app_fake::{
 };
 use tuya_cloud_fake::server;
 
-fn session_at(endpoint: &str, t: u64) -> Session {
-    Session {
-        uid: "az1700000000001".into(),
-        username: "me@example.com".into(),
-        access_token: FIRST_ACCESS.into(),
-        refresh_token: FIRST_REFRESH.into(),
-        expire_time: 7200,
-        t,
-        terminal_id: "term".into(),
-        endpoint: endpoint.into(),
-    }
-}
+use tuya_cloud_fake::app_fake::session_at;
 
 #[test]
 fn qr_login_then_every_homes_devices_through_sealed_requests() {
