@@ -181,7 +181,14 @@ fn api(req: &Req, st: &mut State) -> (u16, String) {
         };
         let list: Vec<Value> = account::of_user(uid)
             .into_iter()
-            .map(|d| account::record(d, false))
+            .map(|d| {
+                // The app's records carry a sub-device's node id (not its gateway's id).
+                let mut r = account::record(d, false);
+                if let Some(n) = d.node_id {
+                    r["node_id"] = json!(n);
+                }
+                r
+            })
             .collect();
         json!(list)
     } else if let Some(rt) = p.strip_prefix("/v1.0/m/token/") {

@@ -15,9 +15,25 @@ use crate::sign::{self, Request, Signer};
 
 /// The most pages read from one paged listing.
 pub const MAX_PAGES: usize = 1000;
-/// Categories of gateways (Zigbee, gateway camera, IR/RF hub), whose sub-devices are asked
-/// for even when no listed device names them as parent.
-const GATEWAY_CATEGORIES: [&str; 4] = ["wg", "wg2", "wgsxj", "wnykq"];
+/// Categories of hubs (Zigbee and other gateways, gateway cameras, IR hubs, multi-function
+/// controllers…), whose sub-devices are asked for even when no listed device names them as
+/// parent.
+const GATEWAY_CATEGORIES: [&str; 14] = [
+    "wg",
+    "wg2",
+    "zigbee",
+    "wgsxj",
+    "wnykq",
+    "bywg",
+    "xnwg",
+    "gywg",
+    "cnwg",
+    "lyqwg",
+    "dgnzk",
+    "videohub",
+    "qtyycp",
+    "alexa_yywg",
+];
 /// The most sub-devices taken from one gateway (Tuya's gateways hold up to 128 or so).
 const MAX_CHILDREN: usize = 1024;
 

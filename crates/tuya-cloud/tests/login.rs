@@ -47,6 +47,7 @@ fn qr_login_then_every_homes_devices_through_sealed_requests() {
         assert_eq!(d.sub, want.gateway.is_some());
         // The app's list has no gateway id: the parent is the device sharing the key.
         assert_eq!(d.parent.as_deref(), want.gateway, "{}", d.id);
+        assert_eq!(d.node_id.as_deref(), want.node_id, "{}", d.id);
     }
     assert!(!sharing.refreshed());
     assert_eq!(sharing.session(), session);
