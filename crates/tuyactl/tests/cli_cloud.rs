@@ -188,6 +188,31 @@ fn app_login_then_devices_json_that_get_uses_against_the_simulator() {
         "a wrong key names the device and the fix:\n{all}"
     );
 
+    // monitor keeps retrying; it says once which device and what to run.
+    let monitor = [
+        "monitor",
+        "Kitchen plug",
+        "--json",
+        "--timeout",
+        "1",
+        "--for",
+        "5",
+    ];
+    let (_, out, err) = run(&dir, &monitor);
+    let hints: Vec<Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "hint")
+        .collect();
+    assert_eq!(hints.len(), 1, "{out}\n{err}");
+    assert_eq!(hints[0]["id"], "ebplug0000000001");
+    let msg = hints[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("tuyactl cloud devices --write devices.json"),
+        "{msg}"
+    );
+    no_secret(&out);
+
     let (ok, out, err) = run(&dir, &["cloud", "devices", "--write", "devices.json"]);
     assert!(ok, "{out}\n{err}");
     assert!(
