@@ -17,6 +17,7 @@ use crate::nodes::Nodes;
 use crate::publish;
 use crate::rekey::Rekey;
 use crate::topics::{self, CommandTopic, Topics};
+use crate::web::{self, Web};
 
 /// Why the bridge could not run.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,9 @@ pub enum BridgeError {
     /// devices.json unusable.
     #[error("{0}")]
     Devices(String),
+    /// The web page cannot be served.
+    #[error("{0}")]
+    Http(String),
 }
 
 /// A command's outcome, from the task that ran it.
@@ -53,8 +57,14 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         cfg.shard
     );
     let bridge_status = topics.bridge_status(&cfg.instance);
-    let (client, mut incoming) = mqtt::connect(&cfg, &bridge_status)?;
-    let mut out = Publisher::new(client);
+    // Without a broker, a channel nobody sends on: its branch of the loop never fires.
+    let (_no_broker, mut incoming) = mpsc::channel::<Incoming>(1);
+    let mut out = Publisher::new(None);
+    if let Some(b) = &cfg.broker {
+        let (client, rx) = mqtt::connect(&cfg, b, &bridge_status)?;
+        out = Publisher::new(Some(client));
+        incoming = rx;
+    }
     let mut fleet = Fleet::open(
         conns,
         FleetOptions {
@@ -62,6 +72,8 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
             event_capacity: 4096,
         },
     );
+    let mut web = Web::start(&cfg, &nodes, &fleet).await?;
+    let hub = web.as_ref().map(|w| w.hub.clone());
     let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(256);
     let ctx = publish::Ctx {
         cfg: &cfg,
@@ -87,13 +99,20 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
         tokio::select! {
             _ = &mut shutdown => break,
             ev = fleet.next_event() => match ev {
-                Some(ev) => on_device_event(&ctx, &mut out, &mut nodes, &fleet, &mut rekey, ev).await,
+                Some(ev) => {
+                    if let Some(h) = &hub {
+                        web_event(h, &nodes, &fleet, &ev);
+                    }
+                    on_device_event(&ctx, &mut out, &mut nodes, &fleet, &mut rekey, ev).await
+                }
                 None => break,
             },
             m = incoming.recv() => match m {
                 None => break,
                 Some(Incoming::Connected) => {
-                    tracing::info!("connected to the broker {}:{}", cfg.broker.host, cfg.broker.port);
+                    if let Some(b) = &cfg.broker {
+                        tracing::info!("connected to the broker {}:{}", b.host, b.port);
+                    }
                     out.connected = true;
                     subscribe(&out, &topics, &cfg).await;
                     out.state(&bridge_status, "online", true).await;
@@ -130,6 +149,11 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                 };
                 out.keep(&format!("{}/result", n.base), body.to_string()).await;
             }
+            Some(c) = next_web_command(&mut web) => {
+                if let Some(h) = &hub {
+                    web::apply(c, h, &nodes, &fleet);
+                }
+            }
             Some(fetched) = rekeyed.recv() => {
                 for conn in rekey.apply(fetched, &cfg, &mut nodes, &mut fleet) {
                     let members: Vec<usize> = nodes.on_connection(&conn).collect();
@@ -153,7 +177,13 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
             .await;
     }
     out.state(&bridge_status, "offline", true).await;
-    let _ = out.client().disconnect().await;
+    if let Some(w) = web {
+        w.stop().await;
+    }
+    let Some(c) = out.client() else {
+        return Ok(());
+    };
+    let _ = c.disconnect().await;
     // Let the event loop send what was queued (bounded).
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
         while let Some(m) = incoming.recv().await {
@@ -164,6 +194,45 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
     })
     .await;
     Ok(())
+}
+
+async fn next_web_command(web: &mut Option<Web>) -> Option<tuya_web::Command> {
+    match web {
+        Some(w) => w.commands.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The page's view of a device event: online state, the full state on connect, changes.
+fn web_event(hub: &tuya_web::Hub, nodes: &Nodes, fleet: &Fleet, ev: &TaggedEvent) {
+    let conn = ev.id.to_string();
+    match &ev.event {
+        Event::Connected { version } => {
+            for i in nodes.on_connection(&conn) {
+                hub.set_online(i, Some(*version));
+                hub.update(i, &publish::state_of(&nodes.nodes[i], fleet));
+            }
+        }
+        Event::Disconnected { .. } => {
+            let problem = fleet
+                .device(&conn)
+                .and_then(|d| d.last_error())
+                .filter(|e| matches!(e, tuya_local::Error::WrongKey(_)))
+                .map(|e| e.to_string());
+            for i in nodes.on_connection(&conn) {
+                hub.set_online(i, None);
+                if problem.is_some() {
+                    hub.set_problem(i, problem.clone());
+                }
+            }
+        }
+        Event::Update { cid, changed, .. } => {
+            if let Some(i) = nodes.of(&conn, cid.as_deref()) {
+                hub.update(i, changed);
+            }
+        }
+        Event::Notice(_) | Event::Error(_) => {}
+    }
 }
 
 async fn next_announcement(
@@ -226,8 +295,11 @@ async fn subscribe(out: &Publisher, topics: &Topics, cfg: &BridgeConfig) {
     if let Some(p) = &cfg.discovery_prefix {
         filters.push(format!("{p}/status"));
     }
+    let Some(client) = out.client() else {
+        return;
+    };
     for f in filters {
-        if let Err(e) = out.client().subscribe(f.clone(), QoS::AtLeastOnce).await {
+        if let Err(e) = client.subscribe(f.clone(), QoS::AtLeastOnce).await {
             tracing::warn!("cannot subscribe to {f}: {e}");
         }
     }

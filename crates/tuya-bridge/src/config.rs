@@ -57,6 +57,9 @@ pub enum ConfigError {
     /// A bad shard.
     #[error("{0}")]
     Shard(String),
+    /// The web page's settings are unusable (or unsafe).
+    #[error("{0}")]
+    Http(String),
 }
 
 /// Where the broker is.
@@ -198,6 +201,12 @@ pub struct FileConfig {
     pub refresh_keys: Option<bool>,
     /// Where the cloud login is kept (default: tuyactl's configuration folder).
     pub cloud_config_dir: Option<PathBuf>,
+    /// Serve the web page and HTTP API on this address (`127.0.0.1:8080`).
+    pub http: Option<String>,
+    /// The bearer token the API asks for (required to serve on a non-loopback address).
+    pub http_token: Option<String>,
+    /// A file holding the token (first line), instead of `http_token`.
+    pub http_token_file: Option<PathBuf>,
     /// Per-device settings, by name or id.
     #[serde(rename = "device")]
     pub device: BTreeMap<String, DeviceOverrides>,
@@ -220,8 +229,10 @@ impl FileConfig {
 /// Everything the bridge runs with.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
-    /// The broker.
-    pub broker: Broker,
+    /// The broker; `None`: no MQTT (the web page alone).
+    pub broker: Option<Broker>,
+    /// The web page and HTTP API; `None`: not served.
+    pub http: Option<HttpSettings>,
     /// devices.json.
     pub devices: PathBuf,
     /// Topic prefix (`tuya`).
@@ -250,6 +261,66 @@ pub struct BridgeConfig {
     pub cloud_config_dir: Option<PathBuf>,
 }
 
+/// Where and how the web page is served.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// The address to listen on.
+    pub addr: std::net::SocketAddr,
+    /// The bearer token every API request must carry.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "****"))
+            .finish()
+    }
+}
+
+impl HttpSettings {
+    /// The settings from the flags over the file: the address parsed, the token read from
+    /// its file when given so, and refused without a token on anything but loopback (the
+    /// API switches devices).
+    fn merge(flags: &FileConfig, file: &FileConfig) -> Result<Option<Self>, ConfigError> {
+        let Some(addr) = flags.http.as_ref().or(file.http.as_ref()) else {
+            return Ok(None);
+        };
+        let addr: std::net::SocketAddr = addr.parse().map_err(|_| {
+            ConfigError::Http(format!(
+                "bad --http address {addr:?}: give IP:PORT, e.g. 127.0.0.1:8080"
+            ))
+        })?;
+        let token = match (
+            flags.http_token.as_ref().or(file.http_token.as_ref()),
+            flags
+                .http_token_file
+                .as_ref()
+                .or(file.http_token_file.as_ref()),
+        ) {
+            (Some(t), _) => Some(t.trim().to_string()),
+            (None, Some(p)) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+                    path: p.display().to_string(),
+                    why: e.to_string(),
+                })?;
+                Some(text.lines().next().unwrap_or("").trim().to_string())
+            }
+            (None, None) => None,
+        }
+        .filter(|t| !t.is_empty());
+        if token.is_none() && !addr.ip().is_loopback() {
+            return Err(ConfigError::Http(format!(
+                "refusing to serve the web page on {addr} without a token: anyone who reaches \
+                 it could switch your devices. Give --http-token TOKEN (or --http-token-file), \
+                 or serve on 127.0.0.1"
+            )));
+        }
+        Ok(Some(HttpSettings { addr, token }))
+    }
+}
+
 /// How the bridge fetches new keys from the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRefresh {
@@ -270,9 +341,14 @@ impl BridgeConfig {
     /// Command-line settings (`flags`, the same fields as the file; each one set wins) over the
     /// file over the defaults.
     pub fn merge(file: FileConfig, flags: FileConfig) -> Result<BridgeConfig, ConfigError> {
-        let url = flags.mqtt.or(file.mqtt).ok_or(ConfigError::Missing(
-            "no broker: give --mqtt mqtt://host:port (or mqtt = \"…\" in the config file)",
-        ))?;
+        let http = HttpSettings::merge(&flags, &file)?;
+        let url = flags.mqtt.or(file.mqtt);
+        if url.is_none() && http.is_none() {
+            return Err(ConfigError::Missing(
+                "no broker: give --mqtt mqtt://host:port (or mqtt = \"…\" in the config file), \
+                 or --http 127.0.0.1:8080 for the web page alone",
+            ));
+        }
         let shard = match flags.shard.or(file.shard) {
             Some(s) => s.parse().map_err(ConfigError::Shard)?,
             None => Shard::ALL,
@@ -300,7 +376,8 @@ impl BridgeConfig {
             .or(file.discovery_prefix)
             .unwrap_or_else(|| "homeassistant".into());
         Ok(BridgeConfig {
-            broker: Broker::parse(&url)?,
+            broker: url.as_deref().map(Broker::parse).transpose()?,
+            http,
             devices: flags
                 .devices
                 .or(file.devices)
@@ -407,12 +484,50 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!((c.broker.host.as_str(), c.broker.port), ("flag", 1999));
+        let b = c.broker.as_ref().unwrap();
+        assert_eq!((b.host.as_str(), b.port), ("flag", 1999));
+        assert!(c.http.is_none());
         assert_eq!(c.shard, Shard { index: 2, count: 2 });
         assert_eq!((c.prefix.as_str(), c.instance.as_str()), ("home", "a"));
         assert_eq!(c.discovery_prefix, None);
         assert_eq!(c.overrides["Kitchen Plug"].dps["19"].scale, Some(1));
         assert!(toml::from_str::<FileConfig>("mqt = \"x\"").is_err());
+        // The page alone needs no broker; anything but loopback needs a token.
+        let web = |http: &str, token: Option<&str>| {
+            BridgeConfig::merge(
+                FileConfig::default(),
+                FileConfig {
+                    http: Some(http.into()),
+                    http_token: token.map(str::to_string),
+                    ..FileConfig::default()
+                },
+            )
+        };
+        let c = web("127.0.0.1:8080", None).unwrap();
+        assert!(c.broker.is_none() && c.http.unwrap().token.is_none());
+        let e = web("0.0.0.0:8080", None).unwrap_err().to_string();
+        assert!(
+            e.contains("without a token") && e.contains("--http-token"),
+            "{e}"
+        );
+        let c = web("[::]:8080", Some("t0k")).unwrap();
+        assert_eq!(c.http.as_ref().unwrap().token.as_deref(), Some("t0k"));
+        assert!(!format!("{:?}", c.http).contains("t0k"));
+        let e = web("localhost", None).unwrap_err().to_string();
+        assert!(e.contains("IP:PORT"), "{e}");
+        let dir = std::env::temp_dir().join(format!("bridge-token-{}", std::process::id()));
+        std::fs::write(&dir, "from-file\nignored\n").unwrap();
+        let c = BridgeConfig::merge(
+            FileConfig {
+                http: Some("0.0.0.0:1".into()),
+                http_token_file: Some(dir.clone()),
+                ..FileConfig::default()
+            },
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.http.unwrap().token.as_deref(), Some("from-file"));
+        let _ = std::fs::remove_file(dir);
         assert!(BridgeConfig::merge(FileConfig::default(), FileConfig::default()).is_err());
         let bad = FileConfig {
             mqtt: Some("mqtt://h".into()),

@@ -15,6 +15,7 @@ mod publish;
 mod rekey;
 pub mod shard;
 pub mod topics;
+mod web;
 
 pub use bridge::{run, BridgeError};
-pub use config::{BridgeConfig, FileConfig, KeyRefresh};
+pub use config::{BridgeConfig, FileConfig, HttpSettings, KeyRefresh};

@@ -39,9 +39,9 @@ pub enum Incoming {
 /// Builds the client and starts its event loop.
 pub fn connect(
     cfg: &BridgeConfig,
+    b: &crate::config::Broker,
     will_topic: &str,
 ) -> Result<(AsyncClient, mpsc::Receiver<Incoming>), ConfigError> {
-    let b = &cfg.broker;
     let mut o = MqttOptions::new(format!("tuyactl-{}", cfg.instance), &b.host, b.port);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_clean_session(true);
@@ -113,7 +113,8 @@ async fn drive(mut el: EventLoop, tx: mpsc::Sender<Incoming>, max: Duration) {
 /// Publishes on behalf of the bridge. State that cannot be published now is republished whole
 /// on the next connection; results are kept (bounded) until then.
 pub struct Publisher {
-    client: AsyncClient,
+    /// `None`: no broker configured (the web page alone); nothing is published.
+    client: Option<AsyncClient>,
     /// The broker connection is up.
     pub connected: bool,
     /// Some state was not published: republish everything on the next connection.
@@ -122,8 +123,8 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher over `client`.
-    pub fn new(client: AsyncClient) -> Self {
+    /// A publisher over `client`; `None` publishes nothing (no broker).
+    pub fn new(client: Option<AsyncClient>) -> Self {
         Self {
             client,
             connected: false,
@@ -132,18 +133,16 @@ impl Publisher {
         }
     }
 
-    /// The client (subscriptions, disconnect).
-    pub fn client(&self) -> &AsyncClient {
-        &self.client
+    /// The client (subscriptions, disconnect), when there is a broker.
+    pub fn client(&self) -> Option<&AsyncClient> {
+        self.client.as_ref()
     }
 
     async fn try_send(&self, topic: &str, payload: Vec<u8>, retain: bool) -> bool {
-        if !self.connected {
+        let Some(client) = self.client.as_ref().filter(|_| self.connected) else {
             return false;
-        }
-        let f = self
-            .client
-            .publish(topic, QoS::AtLeastOnce, retain, payload);
+        };
+        let f = client.publish(topic, QoS::AtLeastOnce, retain, payload);
         matches!(tokio::time::timeout(PUBLISH_WAIT, f).await, Ok(Ok(())))
     }
 
@@ -156,6 +155,9 @@ impl Publisher {
 
     /// Publishes a message that must not be lost (a command's result).
     pub async fn keep(&mut self, topic: &str, payload: impl Into<Vec<u8>>) {
+        if self.client.is_none() {
+            return;
+        }
         let payload = payload.into();
         if !self.try_send(topic, payload.clone(), false).await {
             if self.outbox.len() >= OUTBOX {

@@ -9,9 +9,20 @@ use tuya_bridge::{BridgeConfig, FileConfig};
 /// Arguments of `tuyactl bridge`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The broker: mqtt://[user:pass@]host[:port] or mqtts://… (TLS).
+    /// The broker: mqtt://[user:pass@]host[:port] or mqtts://… (TLS). Optional with --http.
     #[arg(long)]
     pub mqtt: Option<String>,
+    /// Serve the live web page and HTTP API here (e.g. 127.0.0.1:8080); any address other
+    /// than loopback needs --http-token.
+    #[arg(long, value_name = "IP:PORT")]
+    pub http: Option<String>,
+    /// The bearer token the API asks for. A flag is visible to every user in `ps`: prefer
+    /// TUYACTL_HTTP_TOKEN or --http-token-file.
+    #[arg(long, env = "TUYACTL_HTTP_TOKEN", hide_env_values = true)]
+    pub http_token: Option<String>,
+    /// A file whose first line is the token.
+    #[arg(long, value_name = "PATH")]
+    pub http_token_file: Option<PathBuf>,
     /// devices.json (tinytuya's format).
     #[arg(long)]
     pub devices: Option<PathBuf>,
@@ -57,6 +68,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         file,
         FileConfig {
             mqtt: a.mqtt,
+            http: a.http,
+            http_token: a.http_token,
+            http_token_file: a.http_token_file,
             devices: a.devices,
             prefix: a.prefix,
             instance: a.instance,
