@@ -26,18 +26,34 @@ pub struct Args {
     /// Seconds any single step may take before the demo fails.
     #[arg(long, default_value_t = 10.0)]
     step_timeout: f64,
+    /// Then keep the home running with its live web page until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Where --serve serves the page.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    http: std::net::SocketAddr,
 }
 
 fn dps(pairs: &[(u32, DpValue)]) -> Dps {
     pairs.iter().map(|(k, v)| (DpId(*k), v.clone())).collect()
 }
 
-fn mapping(codes: &[(u32, &str)]) -> serde_json::Value {
+/// A mapping as the cloud gives it: `(dp, code, type, values)`.
+fn mapping(codes: &[(u32, &str, &str, serde_json::Value)]) -> serde_json::Value {
     codes
         .iter()
-        .map(|(id, code)| (id.to_string(), json!({"code": code})))
+        .map(|(id, code, ty, values)| {
+            (
+                id.to_string(),
+                json!({"code": code, "type": ty, "values": values}),
+            )
+        })
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+fn boolean(dp: u32, code: &'static str) -> (u32, &'static str, &'static str, serde_json::Value) {
+    (dp, code, "Boolean", json!({}))
 }
 
 /// The simulated home.
@@ -48,7 +64,7 @@ fn home(base: Ipv4Addr) -> Vec<DeviceSpec> {
     let mut lamp = DeviceSpec::new("bfdemo0000000000lamp31", &key(1), Version::V31, ip(0));
     lamp.name = "Desk lamp".into();
     lamp.dps = dps(&[(1, DpValue::Bool(false))]);
-    lamp.mapping = Some(mapping(&[(1, "switch_1")]));
+    lamp.mapping = Some(mapping(&[boolean(1, "switch_1")]));
     v.push(lamp);
     let mut bulb = DeviceSpec::new("bfdemo0000000000bulb33", &key(2), Version::V33, ip(1));
     bulb.name = "Living room bulb".into();
@@ -58,15 +74,33 @@ fn home(base: Ipv4Addr) -> Vec<DeviceSpec> {
         (22, DpValue::Integer(500)),
     ]);
     bulb.mapping = Some(mapping(&[
-        (20, "switch_led"),
-        (21, "work_mode"),
-        (22, "bright_value_v2"),
+        boolean(20, "switch_led"),
+        (
+            21,
+            "work_mode",
+            "Enum",
+            json!({"range": ["white", "colour", "scene"]}),
+        ),
+        (
+            22,
+            "bright_value_v2",
+            "Integer",
+            json!({"min": 10, "max": 1000, "step": 1, "scale": 0}),
+        ),
     ]));
     v.push(bulb);
     let mut plug = DeviceSpec::new("bfdemo0000000000plug34", &key(3), Version::V34, ip(2));
     plug.name = "Kettle plug".into();
     plug.dps = dps(&[(1, DpValue::Bool(false)), (19, DpValue::Integer(0))]);
-    plug.mapping = Some(mapping(&[(1, "switch_1"), (19, "cur_power")]));
+    plug.mapping = Some(mapping(&[
+        boolean(1, "switch_1"),
+        (
+            19,
+            "cur_power",
+            "Integer",
+            json!({"min": 0, "max": 99999, "scale": 1, "unit": "W"}),
+        ),
+    ]));
     v.push(plug);
     let mut cover = DeviceSpec::new("bfdemo000000000cover35", &key(4), Version::V35, ip(3));
     cover.name = "Bedroom blind".into();
@@ -74,7 +108,20 @@ fn home(base: Ipv4Addr) -> Vec<DeviceSpec> {
         (1, DpValue::String("stop".into())),
         (2, DpValue::Integer(0)),
     ]);
-    cover.mapping = Some(mapping(&[(1, "control"), (2, "percent_control")]));
+    cover.mapping = Some(mapping(&[
+        (
+            1,
+            "control",
+            "Enum",
+            json!({"range": ["open", "stop", "close"]}),
+        ),
+        (
+            2,
+            "percent_control",
+            "Integer",
+            json!({"min": 0, "max": 100, "step": 1, "unit": "%"}),
+        ),
+    ]));
     v.push(cover);
     let mut gw = DeviceSpec::new("bfdemo00000000000gw34", &key(5), Version::V34, ip(4));
     gw.name = "Zigbee gateway".into();
@@ -103,7 +150,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
-        .block_on(demo(a.base_ip, step))
+        .block_on(demo(a.base_ip, step, a.serve.then_some(a.http)))
 }
 
 async fn within<T>(
@@ -132,7 +179,11 @@ fn show(dps: &Dps, names: &serde_json::Value) -> String {
         .join(" ")
 }
 
-async fn demo(base: Ipv4Addr, step: Duration) -> anyhow::Result<ExitCode> {
+async fn demo(
+    base: Ipv4Addr,
+    step: Duration,
+    serve: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let specs = home(base);
     println!("Starting a simulated home on {base}..:");
     // Discovery first: a listener on loopback, devices announcing to it, and a REQ_DEVINFO
@@ -245,52 +296,57 @@ async fn demo(base: Ipv4Addr, step: Duration) -> anyhow::Result<ExitCode> {
         }
     }
 
-    println!("\nSwitching things...");
-    let lamp = &specs[0];
-    let d = fleet.device(&lamp.id).context("lamp")?.clone();
-    let st = within(step, "switching the lamp", d.set_dp(DpId(1), true))
-        .await?
-        .map_err(|e| anyhow!("{}: {e}", lamp.name))?;
-    check(&sim, lamp, DpId(1), &DpValue::Bool(true))?;
-    println!(
-        "  → {:<18} switch_1=true acknowledged; now {}",
-        lamp.name,
-        show(&st, &lamp.mapping.clone().unwrap_or_default())
-    );
-    let bulb = &specs[1];
-    let d = fleet.device(&bulb.id).context("bulb")?.clone();
-    let want = dps(&[
-        (21, DpValue::String("colour".into())),
-        (22, DpValue::Integer(800)),
-    ]);
-    let st = within(step, "setting the bulb", d.set(want))
-        .await?
-        .map_err(|e| anyhow!("{}: {e}", bulb.name))?;
-    check(&sim, bulb, DpId(22), &DpValue::Integer(800))?;
-    println!(
-        "  → {:<18} two DPs in one command acknowledged; now {}",
-        bulb.name,
-        show(&st, &bulb.mapping.clone().unwrap_or_default())
-    );
+    // Handles cloned for commands live in this block only: once the fleet is dropped, no
+    // connection may stay open (a simulated device serves one client, the page's bridge next).
     let gw = &specs[4];
-    let porch = &gw.children[1];
-    let d = fleet.device(&gw.id).context("gateway")?.clone();
-    within(
-        step,
-        "switching a sub-device",
-        d.child(porch.cid.clone())
-            .set(dps(&[(1, DpValue::Bool(true))])),
-    )
-    .await?
-    .map_err(|e| anyhow!("{}: {e}", porch.name))?;
-    let now = sim
-        .device(&gw.id)
-        .and_then(|h| h.child_dps(&porch.cid))
-        .unwrap_or_default();
-    if now.get(&DpId(1)) != Some(&DpValue::Bool(true)) {
-        bail!("{} did not switch on", porch.name);
+    {
+        println!("\nSwitching things...");
+        let lamp = &specs[0];
+        let d = fleet.device(&lamp.id).context("lamp")?.clone();
+        let st = within(step, "switching the lamp", d.set_dp(DpId(1), true))
+            .await?
+            .map_err(|e| anyhow!("{}: {e}", lamp.name))?;
+        check(&sim, lamp, DpId(1), &DpValue::Bool(true))?;
+        println!(
+            "  → {:<18} switch_1=true acknowledged; now {}",
+            lamp.name,
+            show(&st, &lamp.mapping.clone().unwrap_or_default())
+        );
+        let bulb = &specs[1];
+        let d = fleet.device(&bulb.id).context("bulb")?.clone();
+        let want = dps(&[
+            (21, DpValue::String("colour".into())),
+            (22, DpValue::Integer(800)),
+        ]);
+        let st = within(step, "setting the bulb", d.set(want))
+            .await?
+            .map_err(|e| anyhow!("{}: {e}", bulb.name))?;
+        check(&sim, bulb, DpId(22), &DpValue::Integer(800))?;
+        println!(
+            "  → {:<18} two DPs in one command acknowledged; now {}",
+            bulb.name,
+            show(&st, &bulb.mapping.clone().unwrap_or_default())
+        );
+        let gw = &specs[4];
+        let porch = &gw.children[1];
+        let d = fleet.device(&gw.id).context("gateway")?.clone();
+        within(
+            step,
+            "switching a sub-device",
+            d.child(porch.cid.clone())
+                .set(dps(&[(1, DpValue::Bool(true))])),
+        )
+        .await?
+        .map_err(|e| anyhow!("{}: {e}", porch.name))?;
+        let now = sim
+            .device(&gw.id)
+            .and_then(|h| h.child_dps(&porch.cid))
+            .unwrap_or_default();
+        if now.get(&DpId(1)) != Some(&DpValue::Bool(true)) {
+            bail!("{} did not switch on", porch.name);
+        }
+        println!("  → {:<18} switched on through the gateway", porch.name);
     }
-    println!("  → {:<18} switched on through the gateway", porch.name);
 
     // The pushes confirming our own commands were shown above as acknowledged state.
     while fleet.try_next_event().is_some() {}
@@ -341,8 +397,19 @@ async fn demo(base: Ipv4Addr, step: Duration) -> anyhow::Result<ExitCode> {
                 && changed.get(&DpId(1)) == Some(&DpValue::Integer(231));
         }
     }
-    sim.shutdown().await;
     println!("\nDemo complete: 5 devices (protocols 3.1, 3.3, 3.4, 3.5 and a gateway with 2 sub-devices) read, switched and watched.");
+    // The simulated devices serve one client at a time: the page's bridge takes over.
+    drop(fleet);
+    match serve {
+        Some(addr) => crate::demo_page::serve(sim, &specs, &file, addr).await?,
+        None => {
+            sim.shutdown().await;
+            println!(
+                "\nSee it live in a browser: `tuyactl demo --serve` keeps this home running with \
+                 its web page at http://127.0.0.1:8080/ until Ctrl-C."
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,7 @@ mod client;
 mod cloud;
 mod decode;
 mod demo;
+mod demo_page;
 mod import;
 mod pcap;
 mod scan;

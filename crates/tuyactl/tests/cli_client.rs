@@ -298,4 +298,81 @@ fn demo_exits_zero() {
         text.contains("Hallway sensor") && text.contains("pushed"),
         "{text}"
     );
+    assert!(
+        text.contains("tuyactl demo --serve"),
+        "it says how to see the page:\n{text}"
+    );
+}
+
+#[test]
+fn demo_serve_keeps_the_home_and_its_page_until_stopped() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args(["demo", "--serve", "--base-ip", "127.45.201.1"])
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let _ = tx.send(line);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("the demo says where the page is");
+        if line.contains(&format!("open {url}")) {
+            break;
+        }
+    }
+    // Every device of the home online behind the page, the gateway's children known.
+    let mut last = Value::Null;
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = ureq::get(&format!("{url}api/devices")).call() {
+            last = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+            let all = last.as_array().unwrap();
+            let kids = all
+                .iter()
+                .filter_map(|d| d["children"].as_array())
+                .flatten();
+            if all.len() == 5
+                && all.iter().all(|d| d["online"] == true)
+                && kids.clone().count() == 2
+                && kids
+                    .into_iter()
+                    .all(|c| c["dps"].as_object().is_some_and(|m| !m.is_empty()))
+            {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let all = last.as_array().expect("a device list");
+    assert!(all.iter().all(|d| d["online"] == true), "{last}");
+    let lamp = all.iter().find(|d| d["name"] == "Desk lamp").unwrap();
+    assert_eq!(lamp["dps"]["1"], true, "the demo switched it on");
+    let page = ureq::get(&url).call().unwrap().into_string().unwrap();
+    assert!(page.contains("app.js"), "{page}");
+    // SIGTERM stops it cleanly.
+    #[cfg(unix)]
+    {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child.kill();
+    }
 }
