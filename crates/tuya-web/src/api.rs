@@ -21,6 +21,8 @@ use crate::hub::{Command, CommandError, Hub};
 
 /// The largest command body read (a few DPs; a page never sends more).
 const MAX_BODY: usize = 64 * 1024;
+/// Event streams open at once (each holds a connection and a buffer of changes).
+pub const MAX_STREAMS: usize = 64;
 
 /// How the server runs.
 #[derive(Clone)]
@@ -44,6 +46,7 @@ impl std::fmt::Debug for WebConfig {
 struct App {
     hub: Hub,
     cfg: WebConfig,
+    streams: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// An error answer: `{"error": …}` with its status.
@@ -69,7 +72,11 @@ pub fn router(hub: Hub, cfg: WebConfig) -> Router {
         .route("/api/devices/{id}/dps", post(set))
         .route("/api/events", get(events))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such page".into()) })
-        .with_state(App { hub, cfg })
+        .with_state(App {
+            hub,
+            cfg,
+            streams: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
+        })
 }
 
 /// Serves the router on `listener` until `shutdown` resolves.
@@ -225,15 +232,22 @@ async fn events(
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>> {
     authorize(&app, &headers, q.token.as_deref())?;
+    let permit = app.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_STREAMS} event streams are open already: close a page"),
+        )
+    })?;
     let rx = app.hub.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    // The permit lives as long as the stream.
+    let stream = futures_util::stream::unfold((rx, permit), |(mut rx, permit)| async move {
         let ev = match rx.recv().await {
             Ok(text) => Event::default().data(&*text),
             // A reader too slow to keep up reloads the list rather than show a wrong state.
             Err(RecvError::Lagged(_)) => Event::default().data(r#"{"type":"lagged"}"#),
             Err(RecvError::Closed) => return None,
         };
-        Some((Ok(ev), rx))
+        Some((Ok(ev), (rx, permit)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
