@@ -193,7 +193,7 @@ function applyEvent(msg) {
     // which the stream keeps current).
     api(devicePath(dev.id)).then((d) => {
       if (!d) return;
-      for (const k of ['problem', 'ip', 'last_seen', 'version']) if (k in d) dev[k] = d[k];
+      for (const k of META) if (k in d) dev[k] = d[k];
       updateMeta(dev);
     }, () => {});
   }
@@ -260,8 +260,8 @@ function renderAll(list) {
   let n = 0;
   for (const d of list) {
     if (!d || typeof d.id !== 'string') continue;
-    cards.push(renderCard(d, null));
     n += 1 + (Array.isArray(d.children) ? d.children.length : 0);
+    cards.push(renderCard(d, null));
   }
   root.replaceChildren(...cards);
   $('count').textContent = n === 1 ? '1 device' : n + ' devices';
@@ -272,6 +272,7 @@ function renderCard(d, parent) {
   d.dps = d.dps && typeof d.dps === 'object' ? d.dps : {};
   d.mapping = d.mapping && typeof d.mapping === 'object' ? d.mapping : {};
   d.parent = parent ? parent.id : null;
+  d.hasChildren = Array.isArray(d.children) && d.children.length > 0;
   devices.set(d.id, d);
 
   const card = el(parent ? 'section' : 'article', {
@@ -330,7 +331,8 @@ function renderRows(d) {
   view.rows.clear();
   const rows = dpOrder(d).map((dp) => renderRow(d, dp));
   view.list.replaceChildren(...rows);
-  if (!rows.length) view.list.append(el('li', { class: 'dp empty' }, 'No data points reported yet.'));
+  // A gateway often has no data points of its own: its sub-devices are the point.
+  if (!rows.length && !d.hasChildren) view.list.append(el('li', { class: 'dp empty' }, 'No data points reported yet.'));
 }
 
 function renderRow(d, dp) {
@@ -518,7 +520,27 @@ async function send(d, dp, value) {
   }
 }
 
+// The stream carries DPs and online changes; a device's problem line and address change
+// without an event, so they are read again now and then (the DPs are left to the stream).
+const META = ['problem', 'ip', 'last_seen', 'version'];
+async function refreshMeta() {
+  if (!listLoaded || !source || source.readyState !== EventSource.OPEN) return;
+  let list;
+  try { list = await api('/api/devices'); } catch { return; }
+  if (!Array.isArray(list)) return;
+  const seen = new Set();
+  for (const d of list.flatMap((x) => [x, ...(Array.isArray(x && x.children) ? x.children : [])])) {
+    const cur = d && devices.get(d.id);
+    if (!cur) { refetchSoon(); return; }
+    seen.add(d.id);
+    for (const k of META) if (k in d) cur[k] = d[k];
+    updateMeta(cur);
+  }
+  if (seen.size !== devices.size) refetchSoon();
+}
+
 // ---- start -----------------------------------------------------------------------------
 
 setInterval(() => devices.forEach(updateSeen), 5000);
+setInterval(refreshMeta, 20000);
 start();
