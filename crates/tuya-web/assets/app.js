@@ -17,6 +17,7 @@ let listLoaded = false;  // events before the first list are queued, then applie
 let queued = [];
 let reconnectTimer = null;
 let refetchTimer = null;
+let controlSeq = 0;
 let listGen = 0;         // only the latest list request is rendered
 
 // ---- the API ---------------------------------------------------------------------------
@@ -181,7 +182,6 @@ function applyEvent(msg) {
   if (msg.type === 'dps' && msg.dps && typeof msg.dps === 'object') {
     Object.assign(dev.dps, msg.dps);
     dev.last_seen = new Date().toISOString();
-    if (!dev.online) dev.online = true;
     Object.keys(msg.dps).forEach((dp) => updateRow(dev, dp));
     updateMeta(dev);
   } else if (msg.type === 'online') {
@@ -338,7 +338,7 @@ function renderRows(d) {
 function renderRow(d, dp) {
   const view = views.get(d.id);
   const k = dpKind(d, dp);
-  const ctlId = 'dp-' + (d.parent ? d.parent + '-' : '') + d.id + '-' + dp;
+  const ctlId = 'dp-' + (++controlSeq); // ids from the API may hold any character
   const who = (d.name || d.id) + ' ' + k.name;
   const row = el('li', { class: 'dp dp-' + k.kind, 'data-dp': dp });
   const label = el('label', { for: ctlId, class: 'dp-name' }, k.name);
@@ -397,7 +397,7 @@ function renderRow(d, dp) {
 }
 
 // Shows the DP's known value on its control (not while a command on it is pending).
-function setRowValue(d, dp) {
+function setRowValue(d, dp, force = false) {
   const r = views.get(d.id)?.rows.get(dp);
   if (!r) return;
   const value = d.dps[dp];
@@ -412,6 +412,7 @@ function setRowValue(d, dp) {
       out.textContent = scaled(value, k);
       break;
     case 'number':
+      if (!force && document.activeElement === control) break; // being typed into
       control.value = typeof value === 'number' ? (k.scale ? (value / 10 ** k.scale).toFixed(k.scale) : String(value)) : '';
       break;
     case 'enum': {
@@ -425,7 +426,7 @@ function setRowValue(d, dp) {
       break;
     }
     case 'text':
-      if (document.activeElement !== control) control.value = value === undefined || value === null ? '' : String(value);
+      if (force || document.activeElement !== control) control.value = value === undefined || value === null ? '' : String(value);
       break;
     default:
       control.textContent = display(value);
@@ -451,7 +452,7 @@ function updateRow(d, dp) {
 }
 
 function snapBack(d, dp) {
-  setRowValue(d, dp);
+  setRowValue(d, dp, true);
 }
 
 function updateMeta(d) {
@@ -511,6 +512,7 @@ async function send(d, dp, value) {
     }
     setRowState(cur, dp, '', '');
     updateRow(cur, dp);
+    setRowValue(cur, dp, true); // the acknowledged value, even in a focused input
     updateMeta(cur);
   } catch (e) {
     pending.delete(key);
