@@ -388,6 +388,18 @@ async function main() {
       assertEq((await simStatus(LAMP))['21'], want, 'simulator DP 21');
     });
 
+    await runCase('number-and-text-inputs', async () => {
+      // Sub-devices without a mapping: the control follows the value's JSON type.
+      await page.fill(`${row(HALL, 1)} input[type="number"]`, '241');
+      await page.press(`${row(HALL, 1)} input[type="number"]`, 'Enter');
+      await page.fill(`${row(DOOR, 3)} input[type="text"]`, 'tamper');
+      await page.press(`${row(DOOR, 3)} input[type="text"]`, 'Enter');
+      await eventually(async () => (await simStatus(HALL))['1'] === 241, 10000, 'simulator child DP 1 = 241');
+      await eventually(async () => (await simStatus(DOOR))['3'] === 'tamper', 10000, 'simulator child DP 3 = "tamper"');
+      await waitShown(page, HALL, 10000, (s) => s.rows['1'].state === '');
+      await waitShown(page, DOOR, 10000, (s) => s.rows['3'].state === '');
+    });
+
     await runCase('physical-change-appears-live', async () => {
       await sim(`set ${LAMP.id} 22=730`);
       await sim(`child ${GW.id} ${HALL.node_id} 1=230`);
