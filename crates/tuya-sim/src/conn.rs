@@ -539,6 +539,9 @@ impl Conn {
     }
 
     async fn send(&mut self, stream: &mut TcpStream, msgs: Vec<Message>) -> Result<(), String> {
+        // The frames of one reply (an ack and its STATUS push) go out in one write, as real
+        // firmware sends them: two small writes would wait ~40 ms for the client's delayed ACK.
+        let mut pending: Vec<u8> = Vec::new();
         for m in msgs {
             let faults = self.dev.state().faults.clone();
             if faults.drop_ratio > 0.0 && self.rng.gen::<f64>() < faults.drop_ratio {
@@ -546,6 +549,8 @@ impl Conn {
                 continue;
             }
             if let Some(d) = faults.delay {
+                // A delay applies between frames: what is ready goes first.
+                write_bounded(stream, &mut pending).await?;
                 tokio::time::sleep(d).await;
             }
             let mut frame = match self.codec.encode(&m) {
@@ -564,12 +569,22 @@ impl Conn {
             }
             let (dev, peer) = (&self.dev, self.peer);
             dev.log(|| traffic::event(&dev.id, peer, Direction::Tx, Some(&m), None));
-            match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&frame)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(format!("write failed: {e}")),
-                Err(_) => return Err("client not reading: write timed out".into()),
-            }
+            pending.extend_from_slice(&frame);
         }
-        Ok(())
+        write_bounded(stream, &mut pending).await
+    }
+}
+
+/// Writes and empties `buf`, within [`WRITE_TIMEOUT`].
+async fn write_bounded(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), String> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let r = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(buf)).await;
+    buf.clear();
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("client not reading: write timed out".into()),
     }
 }

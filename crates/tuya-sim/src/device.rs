@@ -384,6 +384,8 @@ async fn accept_loop(dev: Arc<Device>, listener: TcpListener) {
             }
         };
         dev.accepted.fetch_add(1, Ordering::Relaxed);
+        // Replies are small and latency-bound: no Nagle.
+        let _ = stream.set_nodelay(true);
         conn_no += 1;
         let refused = {
             let mut st = dev.state();
