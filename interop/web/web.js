@@ -403,11 +403,14 @@ async function main() {
     await runCase('physical-change-appears-live', async () => {
       await sim(`set ${LAMP.id} 22=730`);
       await sim(`child ${GW.id} ${HALL.node_id} 1=230`);
+      await sim(`child ${GW.id} ${DOOR.node_id} 3=normal`);
       await waitShown(page, LAMP, 10000, (s) => s.rows['22'].value === '730');
       await waitShown(page, HALL, 10000, (s) => s.rows['1'].value === '230');
+      await waitShown(page, DOOR, 10000, (s) => s.rows['3'].value === 'normal');
       assert(await page.evaluate(() => window.__sameDocument === true), 'the page was reloaded');
     });
 
+    await page.evaluate(() => { document.activeElement.blur(); window.scrollTo(0, 0); });
     await page.screenshot({ path: path.join(ARTIFACTS, 'page.png'), fullPage: true });
 
     await runCase('device-goes-offline', async () => {
@@ -508,6 +511,7 @@ async function main() {
       assertEq(m.lefts.length, 1, `one column of cards (lefts ${JSON.stringify(m.lefts)})`);
       assert(m.widest <= m.width, `a card reaches ${m.widest} px`);
       assert(m.smallest >= 32, `a control is ${m.smallest} px high`);
+      await phone.evaluate(() => window.scrollTo(0, 0));
       await phone.screenshot({ path: path.join(ARTIFACTS, 'page-phone.png'), fullPage: true });
       await phone.context().close();
     });
