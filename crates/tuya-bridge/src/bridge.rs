@@ -100,10 +100,17 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
             _ = &mut shutdown => break,
             ev = fleet.next_event() => match ev {
                 Some(ev) => {
+                    let conn = ev.id.to_string();
                     if let Some(h) = &hub {
                         web_event(h, &nodes, &fleet, &ev);
                     }
-                    on_device_event(&ctx, &mut out, &mut nodes, &fleet, &mut rekey, ev).await
+                    on_device_event(&ctx, &mut out, &mut nodes, &fleet, &mut rekey, ev).await;
+                    if let Some(h) = &hub {
+                        // The nodes hold each device's problem (a refused key, and the fix).
+                        for i in nodes.on_connection(&conn) {
+                            h.set_problem(i, nodes.nodes[i].problem.clone());
+                        }
+                    }
                 }
                 None => break,
             },
@@ -158,6 +165,9 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                 for conn in rekey.apply(fetched, &cfg, &mut nodes, &mut fleet) {
                     let members: Vec<usize> = nodes.on_connection(&conn).collect();
                     for i in members {
+                        if let Some(h) = &hub {
+                            h.set_problem(i, None);
+                        }
                         publish::info(&ctx, &mut out, &nodes.nodes[i], &fleet).await;
                     }
                 }
@@ -214,16 +224,8 @@ fn web_event(hub: &tuya_web::Hub, nodes: &Nodes, fleet: &Fleet, ev: &TaggedEvent
             }
         }
         Event::Disconnected { .. } => {
-            let problem = fleet
-                .device(&conn)
-                .and_then(|d| d.last_error())
-                .filter(|e| matches!(e, tuya_local::Error::WrongKey(_)))
-                .map(|e| e.to_string());
             for i in nodes.on_connection(&conn) {
                 hub.set_online(i, None);
-                if problem.is_some() {
-                    hub.set_problem(i, problem.clone());
-                }
             }
         }
         Event::Update { cid, changed, .. } => {

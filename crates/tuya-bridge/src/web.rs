@@ -75,6 +75,7 @@ impl Web {
 
     /// Stops the server (open event streams are closed).
     pub async fn stop(mut self) {
+        self.hub.close();
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

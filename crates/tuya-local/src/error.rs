@@ -8,7 +8,7 @@ use tuya_proto::Version;
 #[non_exhaustive]
 pub enum Error {
     /// The device's frames do not verify with our key.
-    #[error("wrong local key: {0} (a re-paired device gets a new key: fetch it with `tuyactl cloud devices --write`)")]
+    #[error("wrong local key: {0} (a re-paired device gets a new key)")]
     WrongKey(String),
     /// The device speaks another protocol version.
     #[error("wrong protocol version {tried}: {detail} (omit --version to auto-detect)")]

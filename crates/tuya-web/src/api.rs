@@ -240,14 +240,19 @@ async fn events(
     })?;
     let rx = app.hub.subscribe();
     // The permit lives as long as the stream.
-    let stream = futures_util::stream::unfold((rx, permit), |(mut rx, permit)| async move {
-        let ev = match rx.recv().await {
+    let state = (rx, permit, app.hub.clone());
+    let stream = futures_util::stream::unfold(state, |(mut rx, permit, hub)| async move {
+        let got = tokio::select! {
+            r = rx.recv() => r,
+            () = hub.closed() => return None,
+        };
+        let ev = match got {
             Ok(text) => Event::default().data(&*text),
             // A reader too slow to keep up reloads the list rather than show a wrong state.
             Err(RecvError::Lagged(_)) => Event::default().data(r#"{"type":"lagged"}"#),
             Err(RecvError::Closed) => return None,
         };
-        Some((Ok(ev), (rx, permit)))
+        Some((Ok(ev), (rx, permit, hub)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -119,6 +119,8 @@ struct Inner {
     state: RwLock<State>,
     events: broadcast::Sender<Arc<str>>,
     commands: mpsc::Sender<Command>,
+    /// Set once the server is stopping: open event streams end.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 /// The shared state of the page: cheap to clone.
@@ -146,6 +148,7 @@ impl Hub {
                 state: RwLock::new(State { views, by_key }),
                 events,
                 commands,
+                closed: tokio::sync::watch::channel(false).0,
             }),
         };
         (hub, rx)
@@ -265,6 +268,17 @@ impl Hub {
     /// A receiver of every change from now on (JSON text).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.inner.events.subscribe()
+    }
+
+    /// Ends every open event stream (the server is stopping: a stream never ends by itself).
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// Resolves once [`Hub::close`] was called.
+    pub(crate) async fn closed(&self) {
+        let mut rx = self.inner.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 
     /// Queues a command for the connection holder.

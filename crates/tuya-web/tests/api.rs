@@ -147,3 +147,26 @@ async fn the_page_files_and_the_stream_cap() {
     assert_eq!(statuses[n], 503, "one stream too many");
     assert_eq!(statuses[n + 1], 200, "a closed stream frees its place");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_hub_ends_open_streams() {
+    let (srv, hub) = start().await;
+    let url = format!("{}/api/events", srv.base);
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let r = ureq::get(&url).call().unwrap();
+        let mut body = String::new();
+        // Returns only once the server ends the stream.
+        let _ = r.into_reader().read_to_string(&mut body);
+        body
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hub.update(0, &[(DpId(1), DpValue::Bool(true))].into_iter().collect());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    hub.close();
+    let body = tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("the stream ended")
+        .unwrap();
+    assert!(body.contains(r#""dps":{"1":true}"#), "{body}");
+}
