@@ -2,8 +2,13 @@
 //! fleet (`bench/bridge.sh` starts Mosquitto and `tuyactl sim`, then runs this).
 //!
 //! ```text
-//! bench TUYACTL PORT DEVICES_JSON [COMMANDS]
+//! bench [--json] TUYACTL PORT DEVICES_JSON [COMMANDS]
+//! bench [--json] --rustuya PYTHON HOST_SCRIPT PORT DEVICES_JSON [COMMANDS]
 //! ```
+//!
+//! `--json`: the headline figures as JSON lines on stdout (`{"figure": …, "tool": …, "value": …,
+//! "unit": …}`), everything else on stderr. `--rustuya`: the same measurements of rustuya-bridge
+//! (see `rustuya.rs` and `bench/rustuya-bridge/`) instead of `tuyactl bridge`.
 //!
 //! An observer subscribed to `tuya/#` on 127.0.0.1:PORT timestamps every message as it arrives.
 //! Two bridges run one after the other, both with `--instance bench --discovery-prefix ""`:
@@ -22,6 +27,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -29,11 +35,40 @@ use tokio::sync::mpsc;
 
 type R<T> = Result<T, String>;
 
+/// `--json`: human text goes to stderr, stdout carries only the JSON figure lines.
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// A line of the human report: stdout, or stderr with `--json`.
+macro_rules! say {
+    ($($t:tt)*) => {
+        if JSON.load(Ordering::Relaxed) {
+            eprintln!($($t)*)
+        } else {
+            println!($($t)*)
+        }
+    };
+}
+
 mod observer;
 mod process;
+mod rustuya;
 
 use observer::*;
 use process::*;
+
+/// One headline figure as a JSON line on stdout (only with `--json`).
+fn figure(name: &str, tool: &str, value: f64, unit: &str, decimals: i32) {
+    if JSON.load(Ordering::Relaxed) {
+        let scale = 10f64.powi(decimals);
+        let line = serde_json::json!({
+            "figure": name,
+            "tool": tool,
+            "value": (value * scale).round() / scale,
+            "unit": unit,
+        });
+        println!("{line}");
+    }
+}
 
 /// Bound of every wait for a whole fleet (start-up, shutdown).
 const FLEET_WAIT: Duration = Duration::from_secs(120);
@@ -419,7 +454,7 @@ async fn run(args: &[String]) -> R<()> {
     )
     .map_err(|e| format!("cannot write {}: {e}", one.display()))?;
 
-    let mut obs = Observer::connect(port).await?;
+    let mut obs = Observer::connect(port, "tuya/#").await?;
 
     // 1. The baseline: the same bridge serving one device.
     let (b1, s1) = start(
@@ -469,78 +504,109 @@ async fn run(args: &[String]) -> R<()> {
         .map_err(|e| format!("{n}-device run: {e}"))?;
 
     let per_device = (sn.rss_kb as f64 - s1.rss_kb as f64) / (n.max(2) - 1) as f64;
-    println!(
+    say!(
         "devices: {n} ({} plugs commanded in turn)",
         plugs.slugs.len()
     );
-    println!(
+    say!(
         "bridge start-up (spawn -> tuya/bridge/{INSTANCE}/status online): {}",
         secs(sn.bridge_online)
     );
-    println!(
+    say!(
         "all {n} devices online (spawn -> last status online): {}",
         secs(sn.all_online)
     );
-    println!(
+    say!(
         "all {n} devices with a dps/<dp>/state (spawn -> last first state): {} ({} after the bridge's own status)",
         secs(sn.all_states),
         secs(sn.all_states.saturating_sub(sn.bridge_online))
     );
-    println!(
+    say!(
         "messages on tuya/# until then: {} ({:.1} per device)",
         sn.messages,
         sn.messages as f64 / n as f64
     );
-    println!(
+    say!(
         "CPU time until all were online: {}",
         cpu_text(sn.cpu, &peers, &sn.peers_cpu)
     );
-    println!(
+    say!(
         "1-device bridge: own status {}, device online {}, state {}",
         secs(s1.bridge_online),
         secs(s1.all_online),
         secs(s1.all_states)
     );
     for (name, trips, cpu, used) in &phases {
-        println!(
+        say!(
             "{}",
             trip_line(
                 &format!("command round trip ({name} command), command -> dps/1/state"),
                 trips.iter().map(|t| t.state).collect()
             )
         );
-        println!(
+        say!(
             "{}",
             trip_line(
                 &format!("command round trip ({name} command), command -> result ok"),
                 trips.iter().map(|t| t.result).collect()
             )
         );
-        println!(
+        say!(
             "CPU time for the {name} commands: {}",
             cpu_text(*cpu, &peers, used)
         );
     }
-    println!(
+    say!(
         "bridge VmRSS, 1 device: {} KiB (peak {} KiB)",
-        s1.rss_kb, s1.hwm_kb
+        s1.rss_kb,
+        s1.hwm_kb
     );
-    println!(
+    say!(
         "bridge VmRSS, {n} devices: {} KiB (peak {} KiB; {} KiB after the commands)",
-        sn.rss_kb, sn.hwm_kb, rss_after_commands
+        sn.rss_kb,
+        sn.hwm_kb,
+        rss_after_commands
     );
-    println!("bridge memory per device: {per_device:.2} KiB");
-    println!(
+    say!("bridge memory per device: {per_device:.2} KiB");
+    say!(
         "shutdown (SIGTERM -> every device and the bridge offline): {}",
         secs(shutdown)
     );
+    let mut qos0: Vec<Duration> = phases[0].1.iter().map(|t| t.state).collect();
+    qos0.sort();
+    let tool = "tuyactl";
+    figure(
+        "bridge_startup",
+        tool,
+        sn.bridge_online.as_secs_f64(),
+        "s",
+        3,
+    );
+    figure(
+        &format!("bridge_all_states_{n}"),
+        tool,
+        sn.all_states.as_secs_f64(),
+        "s",
+        3,
+    );
+    figure("bridge_rtt_p50", tool, pct(&qos0, 0.50), "ms", 3);
+    figure("bridge_rtt_p99", tool, pct(&qos0, 0.99), "ms", 3);
+    figure("bridge_mem_per_device", tool, per_device, "KiB", 2);
     Ok(())
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--json") {
+        args.remove(i);
+        JSON.store(true, Ordering::Relaxed);
+    }
+    let result = match args.first().map(String::as_str) {
+        Some("--rustuya") => rustuya::run(&args[1..]).await,
+        _ => run(&args).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: {e}");

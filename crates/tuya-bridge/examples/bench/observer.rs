@@ -1,4 +1,5 @@
-//! The MQTT observer: every message on `tuya/#`, timestamped as it arrives.
+//! The MQTT observer: every message under one topic filter (`tuya/#`, or `rustuya/#` for
+//! rustuya-bridge), timestamped as it arrives.
 
 use super::*;
 
@@ -15,7 +16,7 @@ pub(crate) struct Observer {
 }
 
 impl Observer {
-    pub(crate) async fn connect(port: u16) -> R<Observer> {
+    pub(crate) async fn connect(port: u16, filter: &'static str) -> R<Observer> {
         let mut o = MqttOptions::new("tuyactl-bench-observer", "127.0.0.1", port);
         o.set_keep_alive(Duration::from_secs(30));
         o.set_max_packet_size(1 << 20, 1 << 20);
@@ -32,7 +33,7 @@ impl Observer {
             loop {
                 match el.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        if c.subscribe("tuya/#", QoS::AtLeastOnce).await.is_err() {
+                        if c.subscribe(filter, QoS::AtLeastOnce).await.is_err() {
                             let _ = tx.send(Err("observer: cannot subscribe".to_string()));
                             return;
                         }
@@ -64,7 +65,7 @@ impl Observer {
         });
         tokio::time::timeout(Duration::from_secs(10), ready_rx)
             .await
-            .map_err(|_| format!("observer: no SUBACK for tuya/# from 127.0.0.1:{port} in 10 s"))?
+            .map_err(|_| format!("observer: no SUBACK for {filter} from 127.0.0.1:{port} in 10 s"))?
             .map_err(|_| "observer: its event loop ended before subscribing".to_string())?;
         Ok(Observer { client, rx })
     }

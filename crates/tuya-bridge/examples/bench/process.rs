@@ -11,21 +11,36 @@ pub(crate) struct Bridge {
 
 impl Bridge {
     pub(crate) fn spawn(tuyactl: &Path, port: u16, devices: &Path, log: PathBuf) -> R<Bridge> {
-        let err = std::fs::File::create(&log)
-            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let spawned = Instant::now();
-        let child = Command::new(tuyactl)
-            .arg("bridge")
+        let mut cmd = Command::new(tuyactl);
+        cmd.arg("bridge")
             .arg("--mqtt")
             .arg(format!("mqtt://127.0.0.1:{port}"))
             .arg("--devices")
             .arg(devices)
-            .args(["--instance", INSTANCE, "--discovery-prefix", ""])
+            .args(["--instance", INSTANCE, "--discovery-prefix", ""]);
+        Bridge::spawn_command(cmd, log, false)
+    }
+
+    /// Any bridge command (e.g. rustuya-bridge's Python host): stderr (and, with
+    /// `stdout_too`, stdout; else nowhere) to `log`.
+    pub(crate) fn spawn_command(mut cmd: Command, log: PathBuf, stdout_too: bool) -> R<Bridge> {
+        let err = std::fs::File::create(&log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let out = if stdout_too {
+            Stdio::from(
+                err.try_clone()
+                    .map_err(|e| format!("cannot open {}: {e}", log.display()))?,
+            )
+        } else {
+            Stdio::null()
+        };
+        let spawned = Instant::now();
+        let child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(err)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", tuyactl.display()))?;
+            .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
         Ok(Bridge {
             child,
             spawned,
