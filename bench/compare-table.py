@@ -35,6 +35,18 @@ FAMILY_ORDER = ["readall_", "rtt_", "cmds_per_sec_", "mem_per_device_", "idle_cp
                 "bridge_", "codec_"]
 
 
+def unit_of(fig):
+    """The unit a figure id is reported in (for rows that have no value)."""
+    for pre, u in (("readall_", "s"), ("rtt_", "ms"), ("cmds_per_sec_", "cmd/s"), ("mem_per_device_", "KiB"),
+                   ("idle_cpu_", "%"), ("connect_", "s"), ("bridge_all_states_", "s"), ("bridge_rtt_", "ms"),
+                   ("bridge_mem_", "KiB"), ("bridge_startup", "s")):
+        if fig.startswith(pre):
+            return u
+    if fig.startswith("codec_"):
+        return "frames/s" if fig.endswith("_per_sec") else "instr" if fig.endswith("_instr") else ""
+    return ""
+
+
 def label(fig):
     """A short human name for a figure id."""
     m = re.fullmatch(r"readall_(\d+)", fig)
@@ -61,6 +73,8 @@ def label(fig):
     m = re.fullmatch(r"bridge_rtt_(p\d+)", fig)
     if m:
         return "bridge: command round trip %s" % m[1]
+    if fig == "bridge_startup":
+        return "bridge: start-up"
     if fig == "bridge_mem_per_device":
         return "bridge: memory per device"
     m = re.fullmatch(r"codec_(.+)_per_sec", fig)
@@ -170,7 +184,7 @@ def main():
         if rec is not None:
             return fmt(rec.get("value"), rec.get("unit", "")), rec
         why = fails.get((f, tool)) or "not measured (no line from its part)"
-        return "— " + note("%s, %s: %s" % (names.get(tool, tool).strip(), label(f), why)), None
+        return "— " + note("%s: %s" % (names.get(tool, tool).strip(), why)), None
 
     run = meta.get("run", {})
     title = "bench/compare%s, %s" % (" --quick" if run.get("quick") else "", run.get("date", "?"))
@@ -183,7 +197,7 @@ def main():
         tools.sort(key=lambda t: TOOL_ORDER.index(t) if t in TOOL_ORDER else len(TOOL_ORDER))
         peers = [t for t in tools if t != "tuyactl"]
         ours_txt, ours = cell(f, "tuyactl")
-        unit = (ours or next(iter(figures.get(f, {}).values()), {})).get("unit", "")
+        unit = (ours or next(iter(figures.get(f, {}).values()), {})).get("unit") or unit_of(f)
         if not peers:
             out.append("| %s | %s | %s | — | | |" % (label(f), unit, ours_txt))
             continue
@@ -227,6 +241,8 @@ def main():
     if m:
         out.append("Machine: %s cores (`nproc`), %s MiB memory (`free -m`), %s; %s; load average at the end %s." % (
             m.get("cores"), m.get("memory_mib"), m.get("cpu"), m.get("kernel"), m.get("loadavg_at_end")))
+        if run.get("loadavg_at_start"):
+            out[-1] = out[-1][:-1] + " (at the start %s)." % run["loadavg_at_start"]
     if versions:
         out.append("Versions: tuyactl %s; tinytuya %s (Python %s); TuyAPI %s (Node %s); pyrustuyabridge %s; "
                    "rustuya-core %s; Mosquitto %s; %s." % (
