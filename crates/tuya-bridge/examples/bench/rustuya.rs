@@ -486,7 +486,14 @@ pub(crate) async fn run(args: &[String]) -> R<()> {
     );
     let name = format!("bridge_all_states_{n}");
     match ob.all_states {
-        Some(d) => figure(&name, tool, d.as_secs_f64(), "s", 3),
+        Some(d) => figure_detail(
+            &name,
+            tool,
+            d.as_secs_f64(),
+            "s",
+            3,
+            Some("from the first add (start-up excluded); a get per connect notice"),
+        ),
         None if JSON.load(Ordering::Relaxed) => println!(
             "{}",
             serde_json::json!({"figure": name, "tool": tool, "value": null, "unit": "s",
