@@ -30,7 +30,7 @@ WORDS = {  # unit: (better, worse)
     "cmd/s": ("more commands/s", "fewer commands/s"),
     "frames/s": ("faster", "slower"),
 }
-TOOL_ORDER = ["tuyactl", "tinytuya", "tuyapi", "rustuya-core", "rustuya-bridge"]
+TOOL_ORDER = ["tuyactl", "tinytuya", "tinytuya/no-wait", "tuyapi", "rustuya-core", "rustuya-bridge"]
 FAMILY_ORDER = ["readall_", "rtt_", "cmds_per_sec_", "mem_per_device_", "idle_cpu_", "connect_",
                 "bridge_", "codec_"]
 
@@ -154,7 +154,9 @@ def main():
             for f in o["failed"]:
                 fails.setdefault((f, o.get("tool")), o.get("reason", "failed"))
         elif "figure" in o and "tool" in o:
-            figures.setdefault(o["figure"], OrderedDict())[o["tool"]] = o
+            # A variant of a tool (e.g. tinytuya without its send sleep) is a peer of its own.
+            tool = o["tool"] + ("/" + o["variant"] if o.get("variant") else "")
+            figures.setdefault(o["figure"], OrderedDict())[tool] = o
 
     order = list(expected)
     for f in figures:
@@ -167,6 +169,7 @@ def main():
     names = {
         "tuyactl": "tuyactl",
         "tinytuya": "tinytuya %s" % versions.get("tinytuya", ""),
+        "tinytuya/no-wait": "tinytuya %s, set_sendWait(None)" % versions.get("tinytuya", ""),
         "tuyapi": "TuyAPI %s" % versions.get("tuyapi", ""),
         "rustuya-core": "rustuya-core %s" % versions.get("rustuya-core", ""),
         "rustuya-bridge": "rustuya-bridge (pyrustuyabridge %s)" % versions.get("pyrustuyabridge", ""),

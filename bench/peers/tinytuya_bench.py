@@ -9,6 +9,9 @@
       Per device (one per version): one persistent socket, N sequential set_value(1, v) with v
       alternating, each checked against the returned status; rtt_p50_<v> and rtt_p99_<v> in ms.
 
+--no-wait (either form): set_sendWait(None), tinytuya without the 10 ms sleep it makes after each
+send by default; its lines carry "variant": "no-wait".
+
 Every address comes from DEVICES.json (the simulator's, 127.0.0.0/8), with the version given:
 tinytuya never scans or broadcasts. Progress and errors go to stderr.
 """
@@ -23,6 +26,8 @@ import tinytuya
 
 def emit(figure, value, unit, n=None, detail=None):
     o = {"figure": figure, "tool": "tinytuya", "value": value, "unit": unit}
+    if NO_WAIT:
+        o["variant"] = "no-wait"
     if n is not None:
         o["n"] = n
     if detail:
@@ -30,12 +35,23 @@ def emit(figure, value, unit, n=None, detail=None):
     print(json.dumps(o), flush=True)
 
 
+NO_WAIT = False  # --no-wait: set_sendWait(None), no sleep after each send
+
+
 def device(d):
     ver = float(d.get("version") or 3.3)
     dev = tinytuya.OutletDevice(d["id"], d["ip"], d["key"], version=ver)
     dev.set_socketTimeout(5)
     dev.set_socketRetryLimit(2)
+    if NO_WAIT:
+        dev.set_sendWait(None)
     return dev
+
+
+def wait_words():
+    if NO_WAIT:
+        return "set_sendWait(None) (no sleep after each send; tinytuya's default sleeps 0.01 s)"
+    return "sendWait 0.01 s (its default: a sleep after each send; see the --no-wait run)"
 
 
 def readall(a):
@@ -53,8 +69,7 @@ def readall(a):
         if (i + 1) % 250 == 0:
             print("tinytuya: %d/%d read, %.1f s" % (i + 1, len(todo), time.perf_counter() - t0), file=sys.stderr)
     wall = time.perf_counter() - t0
-    detail = ["tinytuya %s, one device after another, sendWait %s s (its default: a sleep after each send)"
-              % (tinytuya.__version__, device(todo[0]).sendWait if todo else "?")]
+    detail = ["tinytuya %s, one device after another, %s" % (tinytuya.__version__, wait_words())]
     if failed:
         detail.append("%d of %d reads failed (first: %s %r)" % (len(failed), len(todo), failed[0][0], failed[0][1]))
     value = wall
@@ -94,8 +109,7 @@ def rtt(a):
                     print("tinytuya %s: set %d answered %r" % (ver, i, r), file=sys.stderr)
         dev.close()
         times.sort()
-        detail = "tinytuya %s, set_socketPersistent(True), set_value(1, v), sendWait %s s (its default: a sleep after each send)" % (
-            tinytuya.__version__, dev.sendWait)
+        detail = "tinytuya %s, set_socketPersistent(True), set_value(1, v), %s" % (tinytuya.__version__, wait_words())
         if bad:
             detail += "; %d of %d replies without the new value" % (bad, a.commands)
             rc = 1
@@ -114,7 +128,11 @@ def main():
     t = sub.add_parser("rtt")
     t.add_argument("devices")
     t.add_argument("--commands", type=int, default=500)
+    for p in (r, t):
+        p.add_argument("--no-wait", action="store_true", help="set_sendWait(None): no sleep after each send")
     a = ap.parse_args()
+    global NO_WAIT
+    NO_WAIT = a.no_wait
     return readall(a) if a.cmd == "readall" else rtt(a)
 
 
