@@ -68,8 +68,8 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
     let mut fleet = Fleet::open(
         conns,
         FleetOptions {
-            max_concurrent_connects: 64,
             event_capacity: 4096,
+            ..FleetOptions::default()
         },
     );
     let mut web = Web::start(&cfg, &nodes, &fleet).await?;

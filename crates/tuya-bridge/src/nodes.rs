@@ -88,9 +88,6 @@ impl Nodes {
             if !conns.iter().any(|c| c.id == conn) {
                 let mut c = r.config;
                 c.command_deadline = cfg.command_timeout;
-                // Events reach the bridge through the fleet's merged stream; nobody subscribes
-                // per device, and each slot of a per-device channel is allocated up front.
-                c.event_capacity = 1;
                 conns.push(c);
             }
             let mut s = slug(e.name.as_deref(), &e.id);

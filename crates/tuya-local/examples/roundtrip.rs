@@ -3,8 +3,12 @@
 //! p50 / p99 / max over N commands.
 //!
 //! ```text
-//! cargo run --release -p tuya-local --example roundtrip -- 2000
+//! cargo run --release -p tuya-local --example roundtrip -- 2000 [--json] [--devices F]
 //! ```
+//! With `--devices F` (a devices.json, e.g. of a `tuyactl sim` in another process, as the
+//! peers are measured): its devices instead of the in-process ones.
+//! With `--json`: one line per figure, `{"figure": "rtt_p50_3.3", "tool": "tuyactl", …}`, as
+//! `bench/compare` collects them.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -20,10 +24,9 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(1000);
     let versions = [Version::V33, Version::V34, Version::V35];
     let specs: Vec<DeviceSpec> = versions
         .iter()
@@ -39,17 +42,44 @@ async fn main() {
             s
         })
         .collect();
-    let sim = Simulator::start(specs.clone(), SimOptions::default())
-        .await
-        .expect("simulator");
-    println!("{n} sequential set → ack round trips per version (ms)");
-    println!("| version | p50 | p99 | max |\n|---|---|---|---|");
+    let external = args
+        .iter()
+        .position(|a| a == "--devices")
+        .and_then(|i| args.get(i + 1));
+    let (specs, sim) = match external {
+        Some(path) => {
+            let file = tuya_local::DevicesFile::load(path.as_ref()).expect("devices.json");
+            let specs = file
+                .entries
+                .iter()
+                .filter_map(|e| {
+                    let ip = match e.ip()? {
+                        std::net::IpAddr::V4(ip) => ip,
+                        std::net::IpAddr::V6(_) => return None,
+                    };
+                    Some(DeviceSpec::new(&e.id, e.key.as_deref()?, e.version()?, ip))
+                })
+                .collect();
+            (specs, None)
+        }
+        None => {
+            let sim = Simulator::start(specs.clone(), SimOptions::default())
+                .await
+                .expect("simulator");
+            (specs, Some(sim))
+        }
+    };
+    if !json {
+        println!("{n} sequential set → ack round trips per version (ms)");
+        println!("| version | p50 | p99 | max |\n|---|---|---|---|");
+    }
     for s in &specs {
-        let c = DeviceConfig::new(
+        let mut c = DeviceConfig::new(
             s.id.clone(),
             LocalKey::new(&s.key).unwrap(),
             (s.ip, s.port).into(),
         );
+        c.version = Some(s.version);
         let d = Device::connect(c).await.expect("connect");
         let mut times = Vec::with_capacity(n);
         for i in 0..n {
@@ -58,6 +88,16 @@ async fn main() {
             times.push(t.elapsed());
         }
         times.sort();
+        if json {
+            for (p, q) in [("p50", 0.5), ("p99", 0.99)] {
+                println!(
+                    "{}",
+                    serde_json::json!({"figure": format!("rtt_{p}_{}", s.version), "tool": "tuyactl",
+                        "value": pct(&times, q), "unit": "ms", "n": n})
+                );
+            }
+            continue;
+        }
         println!(
             "| {} | {:.3} | {:.3} | {:.3} |",
             s.version,
@@ -66,5 +106,7 @@ async fn main() {
             pct(&times, 1.0)
         );
     }
-    sim.shutdown().await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
 }

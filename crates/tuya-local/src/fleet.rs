@@ -14,6 +14,10 @@ pub struct FleetOptions {
     pub max_concurrent_connects: usize,
     /// Events buffered in the merged stream; a slow reader makes devices wait, not lose events.
     pub event_capacity: usize,
+    /// The capacity of each device's own event channel ([`Device::subscribe`]), which a
+    /// fleet's devices do not need: they report through the merged stream. Each slot is
+    /// allocated up front, so a small value is most of a connected device's memory saved.
+    pub device_event_capacity: usize,
 }
 
 impl Default for FleetOptions {
@@ -21,6 +25,7 @@ impl Default for FleetOptions {
         Self {
             max_concurrent_connects: 64,
             event_capacity: 1024,
+            device_event_capacity: 1,
         }
     }
 }
@@ -34,6 +39,7 @@ pub struct Fleet {
     /// every connection task has.
     tx: mpsc::WeakSender<TaggedEvent>,
     limiter: Arc<Semaphore>,
+    device_event_capacity: usize,
 }
 
 impl Fleet {
@@ -42,9 +48,13 @@ impl Fleet {
     pub fn open(configs: Vec<DeviceConfig>, opts: FleetOptions) -> Fleet {
         let (tx, rx) = mpsc::channel(opts.event_capacity.max(1));
         let limiter = Arc::new(Semaphore::new(opts.max_concurrent_connects.max(1)));
+        let per_device = opts.device_event_capacity.max(1);
         let devices: Vec<Device> = configs
             .into_iter()
-            .map(|c| Device::spawn(c, Some(tx.clone()), Some(limiter.clone()), None))
+            .map(|mut c| {
+                c.event_capacity = c.event_capacity.min(per_device);
+                Device::spawn(c, Some(tx.clone()), Some(limiter.clone()), None)
+            })
             .collect();
         let mut by_id = std::collections::HashMap::with_capacity(devices.len());
         for (i, d) in devices.iter().enumerate() {
@@ -57,6 +67,7 @@ impl Fleet {
             events: rx,
             tx: tx.downgrade(),
             limiter,
+            device_event_capacity: per_device,
         }
     }
 
@@ -71,6 +82,8 @@ impl Fleet {
         let Some(tx) = self.tx.upgrade() else {
             return false;
         };
+        let mut config = config;
+        config.event_capacity = config.event_capacity.min(self.device_event_capacity);
         let fresh = Device::spawn(config, Some(tx), Some(self.limiter.clone()), None);
         // Dropping the last handle of the old device ends its connection task.
         self.devices[i] = fresh;
