@@ -1,11 +1,12 @@
-//! Cryptographic building blocks, all from RustCrypto: AES-128-ECB with PKCS#7, AES-128-GCM,
-//! HMAC-SHA256, md5 and CRC32. Ciphers are keyed once and reused.
+//! Cryptographic building blocks, each from a well-kept crate: AES-128-ECB with PKCS#7,
+//! HMAC-SHA256, md5 and CRC32 from RustCrypto, AES-128-GCM from ring (whose AES-NI/CLMUL
+//! assembly halves the cost of a 3.5 frame against aes-gcm's, measured in bench/codec).
+//! Ciphers are keyed once and reused.
 
 use aes::cipher::crypto_common::InnerInit as _;
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyInit};
 use aes::Aes128;
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Nonce, Tag};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM};
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use sha2::Sha256;
@@ -19,7 +20,7 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct KeyedCipher {
     key: [u8; 16],
     aes: Aes128,
-    gcm: Aes128Gcm,
+    gcm: LessSafeKey,
     hmac: HmacSha256,
 }
 
@@ -29,7 +30,10 @@ impl KeyedCipher {
         Self {
             key: *key,
             aes: Aes128::new(key.into()),
-            gcm: Aes128Gcm::new(key.into()),
+            // A 16-byte key is what AES-128-GCM takes: this cannot fail.
+            gcm: LessSafeKey::new(
+                UnboundKey::new(&AES_128_GCM, key).expect("AES-128-GCM takes a 16-byte key"),
+            ),
             hmac: <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length"),
         }
     }
@@ -84,9 +88,11 @@ impl KeyedCipher {
     pub fn gcm_seal(&self, iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
         let tag = self
             .gcm
-            .encrypt_in_place_detached(Nonce::from_slice(iv), aad, buf)
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*iv), Aad::from(aad), buf)
             .expect("GCM accepts any frame-sized plaintext");
-        tag.into()
+        let mut out = [0u8; 16];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// AES-128-GCM: authenticates and decrypts `buf` in place.
@@ -98,7 +104,14 @@ impl KeyedCipher {
         tag: &[u8; 16],
     ) -> Result<(), Error> {
         self.gcm
-            .decrypt_in_place_detached(Nonce::from_slice(iv), aad, buf, Tag::from_slice(tag))
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*iv),
+                Aad::from(aad),
+                Tag::from(*tag),
+                buf,
+                0..,
+            )
+            .map(drop)
             .map_err(|_| Error::TagMismatch)
     }
 
