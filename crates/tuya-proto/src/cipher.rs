@@ -6,9 +6,9 @@
 use aes::cipher::crypto_common::InnerInit as _;
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyInit};
 use aes::Aes128;
-use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM};
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM};
 use sha2::Sha256;
 
 use crate::Error;
