@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tuya_proto::{DpId, Version};
 
-/// One entry of devices.json.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// One entry of devices.json. Its `Debug` never shows the local key.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceEntry {
     /// Device id.
     #[serde(default)]
@@ -39,6 +39,23 @@ pub struct DeviceEntry {
     /// Every other field, kept as found.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for DeviceEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceEntry")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("key", &self.key.as_ref().map(|_| "****"))
+            .field("ip", &self.ip)
+            .field("version", &self.version)
+            .field("mapping", &self.mapping.as_ref().map(|_| ".."))
+            .field("sub", &self.sub)
+            .field("parent", &self.parent)
+            .field("node_id", &self.node_id)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl DeviceEntry {
@@ -107,5 +124,25 @@ impl DeviceEntry {
             .get(key)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::DevicesFile;
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let f = DevicesFile::parse(
+            r#"{"timestamp": 1, "devices": [{"id": "a", "name": "Lamp", "key": "s3cr3t!<&>s3cr3t",
+                "local_key": "s3cr3t!<&>s3cr3t", "ip": "127.0.0.1"}]}"#,
+        )
+        .unwrap();
+        let d = format!("{f:?} {:?}", f.entries[0]);
+        assert!(!d.contains("s3cr3t"), "{d}");
+        assert!(
+            d.contains("Lamp") && d.contains("127.0.0.1") && d.contains("****"),
+            "{d}"
+        );
     }
 }

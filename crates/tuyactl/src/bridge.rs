@@ -7,7 +7,7 @@ use anyhow::Context;
 use tuya_bridge::{BridgeConfig, FileConfig};
 
 /// Arguments of `tuyactl bridge`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The broker: mqtt://[user:pass@]host[:port] or mqtts://… (TLS). Optional with --http.
     #[arg(long)]

@@ -15,7 +15,7 @@ use tuya_proto::dp::{dps_from_json, dps_to_json};
 use tuya_proto::{DpId, DpValue, Dps, LocalKey, Version};
 
 /// How to find the device: a devices.json entry, or explicit flags.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Clone)]
 pub struct Target {
     /// Device name or id in devices.json.
     #[arg(long = "device", value_name = "NAME|ID")]
@@ -47,7 +47,7 @@ pub struct Target {
 }
 
 /// Arguments of `tuyactl get`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct GetArgs {
     /// Device name or id in devices.json.
     #[arg(value_name = "DEVICE")]
@@ -60,7 +60,7 @@ pub struct GetArgs {
 }
 
 /// Arguments of `tuyactl set`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct SetArgs {
     /// `DEVICE DP=VALUE...` (the device is omitted with --device or --id). DP is a number or
     /// a code from the mapping; VALUE is true/false, an integer, JSON, or text.
@@ -77,7 +77,7 @@ pub struct SetArgs {
 }
 
 /// Arguments of `tuyactl monitor`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct MonitorArgs {
     /// Devices (names or ids) to watch; default: every device in devices.json.
     #[arg(value_name = "DEVICE")]

@@ -24,7 +24,7 @@ pub enum From {
 }
 
 /// Arguments of `tuyactl decode`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct Args {
     /// The device's local key (16 characters).
     #[arg(long)]

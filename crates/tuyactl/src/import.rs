@@ -21,7 +21,7 @@ pub enum Tool {
 }
 
 /// Arguments of `tuyactl import`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Which tool wrote FILE.
     #[arg(value_enum)]

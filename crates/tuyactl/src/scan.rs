@@ -17,7 +17,7 @@ use tuya_local::DevicesFile;
 use tuya_proto::{LocalKey, Version};
 
 /// Arguments of `tuyactl scan`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Seconds to listen for announcements.
     #[arg(long, default_value_t = 18.0)]

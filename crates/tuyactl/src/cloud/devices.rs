@@ -11,7 +11,7 @@ use tuya_cloud::{fetch_devices, CloudDevice, Store};
 use tuya_local::devices::{DeviceEntry, DevicesFile};
 
 /// Arguments of `tuyactl cloud devices`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Merge the devices into this devices.json (tinytuya's format): keys updated, names
     /// and local edits kept, written 0600, the previous file kept as a 0600 backup.

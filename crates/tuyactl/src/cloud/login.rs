@@ -12,7 +12,7 @@ use tuya_cloud::store::{AppLogin, Developer, Method};
 use tuya_cloud::{CloudError, OpenApi, Region, Store};
 
 /// Arguments of `tuyactl cloud login`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct LoginArgs {
     /// The app's user code (app → Me → ⚙ Settings → Account and Security → User Code);
     /// asked for when omitted.
@@ -34,7 +34,7 @@ pub struct LoginArgs {
 }
 
 /// Arguments of `tuyactl cloud setup`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct SetupArgs {
     /// Set up a Tuya developer project (IoT platform): its Access ID and Access Secret.
     #[arg(long)]

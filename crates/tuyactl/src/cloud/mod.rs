@@ -11,7 +11,7 @@ mod devices;
 mod login;
 
 /// Arguments of `tuyactl cloud`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 pub struct Args {
     /// Where the login is kept (default: $TUYACTL_CONFIG_DIR, else the platform's
     /// configuration folder, e.g. ~/.config/tuyactl).
@@ -26,7 +26,7 @@ pub struct Args {
     command: Cmd,
 }
 
-#[derive(clap::Subcommand, Debug)]
+#[derive(clap::Subcommand)]
 enum Cmd {
     /// Log in with the Smart Life / Tuya Smart app: scan a QR code, no developer account.
     Login(login::LoginArgs),
