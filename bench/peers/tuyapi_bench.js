@@ -17,6 +17,7 @@
 const fs = require('fs');
 const TuyAPI = require('tuyapi');
 const TUYAPI_VERSION = require('tuyapi/package.json').version;
+const { withTimeout } = require('../../interop/lib/common.js');
 
 function emit(figure, value, unit, n, detail) {
   const o = {figure, tool: 'tuyapi', value, unit};
@@ -25,15 +26,6 @@ function emit(figure, value, unit, n, detail) {
   process.stdout.write(JSON.stringify(o) + '\n');
 }
 
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([
-    p,
-    new Promise((_, rej) => {
-      t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
 
 function open(d) {
   const dev = new TuyAPI({

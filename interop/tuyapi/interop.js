@@ -14,6 +14,7 @@
 
 const fs = require('fs');
 const TuyAPI = require('tuyapi');
+const { sleep, withTimeout, simCommand } = require('../lib/common.js');
 
 const DEVICES = JSON.parse(fs.readFileSync(process.env.SIM_DEVICES, 'utf8'));
 const CTL = process.env.SIM_CTL;
@@ -22,33 +23,8 @@ const HB_TIMEOUT = Number(process.env.SIM_HEARTBEAT_TIMEOUT || '3');
 
 const stats = {passed: 0, failed: 0};
 
-const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([
-    p,
-    new Promise((_, rej) => {
-      t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
-
-async function sim(cmd) {
-  const before = fs.readFileSync(OUT, 'utf8').split('\n').filter(Boolean).length;
-  fs.appendFileSync(CTL, cmd + '\n');
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const lines = fs.readFileSync(OUT, 'utf8').split('\n').filter(Boolean);
-    if (lines.length > before) {
-      const answer = lines[before];
-      if (!answer.startsWith('ok')) throw new Error(`simulator answered ${answer} to ${cmd}`);
-      return answer.slice(3);
-    }
-    await sleep(20);
-  }
-  throw new Error(`no answer from the simulator to ${cmd}`);
-}
+const sim = cmd => simCommand(CTL, OUT, cmd);
 
 const simStatus = async id => JSON.parse(await sim(`status ${id}`));
 const simInfo = async id => JSON.parse(await sim(`info ${id}`));

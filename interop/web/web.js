@@ -12,6 +12,7 @@ const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
+const { sleep, withTimeout, simCommand } = require('../lib/common.js');
 
 const env = (k) => {
   if (!process.env[k]) throw new Error(`${k} is not set: run interop/run-web-browser.sh`);
@@ -41,17 +42,6 @@ const SCALED = {
 };
 
 const stats = { passed: 0, failed: 0 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout(p, ms, what) {
-  let t;
-  return Promise.race([
-    p,
-    new Promise((_, rej) => {
-      t = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
 
 async function runCase(name, fn) {
   try {
@@ -93,22 +83,7 @@ async function eventually(fn, ms, what) {
 
 // ---- the simulator's control channel ---------------------------------------------------
 
-async function sim(cmd) {
-  const OUT = env('SIM_OUT');
-  const before = fs.readFileSync(OUT, 'utf8').split('\n').filter(Boolean).length;
-  fs.appendFileSync(env('SIM_CTL'), cmd + '\n');
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const lines = fs.readFileSync(OUT, 'utf8').split('\n').filter(Boolean);
-    if (lines.length > before) {
-      const answer = lines[before];
-      if (!answer.startsWith('ok')) throw new Error(`simulator answered ${answer} to ${cmd}`);
-      return answer.slice(3);
-    }
-    await sleep(20);
-  }
-  throw new Error(`no answer from the simulator to ${cmd}`);
-}
+const sim = (cmd) => simCommand(env('SIM_CTL'), env('SIM_OUT'), cmd);
 const simStatus = async (d) => JSON.parse(await sim(d.sub ? `status ${d.parent} ${d.node_id}` : `status ${d.id}`));
 
 // ---- the bridge ------------------------------------------------------------------------
