@@ -23,12 +23,11 @@ pub struct Target {
     /// devices.json (tinytuya's format).
     #[arg(long, default_value = "devices.json")]
     devices: PathBuf,
-    /// Device id (instead of devices.json; needs --key and --ip).
-    #[arg(long, requires_all = ["key", "ip"], conflicts_with = "device")]
+    /// Device id (instead of devices.json; needs a key and --ip).
+    #[arg(long, requires = "ip", conflicts_with = "device")]
     id: Option<String>,
-    /// Local key, 16 characters.
-    #[arg(long)]
-    key: Option<String>,
+    #[command(flatten)]
+    key: crate::keyarg::KeyArgs,
     /// Device address.
     #[arg(long)]
     ip: Option<IpAddr>,
@@ -130,7 +129,10 @@ impl Target {
     /// The device named `name` (positional) or by the flags.
     fn resolve(&self, name: Option<&str>) -> anyhow::Result<Resolved> {
         if let Some(id) = &self.id {
-            let key = LocalKey::new(self.key.as_deref().unwrap_or_default())?;
+            let key = self.key.value()?.context(
+                "--id needs the device's local key: --key, TUYA_LOCAL_KEY, --key - (standard input) or --key-file",
+            )?;
+            let key = LocalKey::new(&key)?;
             let ip = self.ip.context("--ip is required with --id")?;
             let mut c = DeviceConfig::new(id.clone(), key, SocketAddr::new(ip, self.port));
             c.gateway = self.cid.is_some();

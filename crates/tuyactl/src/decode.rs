@@ -26,9 +26,8 @@ pub enum From {
 /// Arguments of `tuyactl decode`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The device's local key (16 characters).
-    #[arg(long)]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub key: crate::keyarg::KeyArgs,
     /// Protocol version (3.1–3.5); tried in turn when omitted.
     #[arg(long)]
     pub version: Option<Version>,
@@ -142,8 +141,8 @@ pub struct Decoder {
 
 impl Decoder {
     fn new(args: &Args) -> anyhow::Result<Self> {
-        let key = match &args.key {
-            Some(k) => Some(LocalKey::new(k).context("--key")?),
+        let key = match args.key.value()? {
+            Some(k) => Some(LocalKey::new(&k).context("--key")?),
             None => None,
         };
         let session = match &args.session_key {

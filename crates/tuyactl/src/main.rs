@@ -13,6 +13,7 @@ mod decode;
 mod demo;
 mod demo_page;
 mod import;
+mod keyarg;
 mod pcap;
 mod scan;
 mod sim;

@@ -94,7 +94,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 fn load_keys(args: &Args) -> anyhow::Result<KeyStore> {
-    match (&args.key, &args.keys) {
+    match (&args.key.value()?, &args.keys) {
         (Some(_), Some(_)) => {
             bail!("give either --key (one device) or --keys devices.json, not both")
         }

@@ -205,6 +205,79 @@ fn flags_sub_devices_and_errors() {
     let (ok, _, err) = h.run(&["set", "Plain", "1"]);
     assert!(!ok);
     assert!(err.contains("DP=VALUE"), "{err}");
+
+    // The key kept out of `ps`: from a file (a shared one is warned about), the environment,
+    // or standard input.
+    let flags = [
+        "get",
+        "--id",
+        "cli-plain",
+        "--ip",
+        "127.45.2.2",
+        "--version",
+        "3.3",
+    ];
+    let key_file = std::env::temp_dir().join(format!("tuyactl-key-{}", std::process::id()));
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let by_file = |mode: u32| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let mut args = flags.to_vec();
+        args.extend(["--key-file", key_file.to_str().unwrap()]);
+        h.run(&args)
+    };
+    let (ok, out, err) = by_file(0o600);
+    assert!(ok && out.contains("2 = 99"), "{out}{err}");
+    assert!(!err.contains("warning"), "{err}");
+    #[cfg(unix)]
+    {
+        let (ok, _, err) = by_file(0o644);
+        assert!(ok, "{err}");
+        assert!(
+            err.contains("can be read by other users") && err.contains("chmod 600"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_file(&key_file);
+    let out = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args(flags)
+        .env("TUYA_LOCAL_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+        .args(flags)
+        .args(["--key", "-"])
+        .env_remove("TUYA_LOCAL_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{KEY}\n").as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 = 99"));
+    let (ok, _, err) = h.run(&flags);
+    assert!(
+        !ok && err.contains("--key-file"),
+        "no key at all names the ways to give one: {err}"
+    );
 }
 
 #[test]

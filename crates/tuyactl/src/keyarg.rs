@@ -1,0 +1,97 @@
+//! Where a local key given on the command line comes from: `--key` (visible to every user in
+//! `ps`), `TUYA_LOCAL_KEY`, `--key -` (one line of standard input), or `--key-file PATH`.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+
+/// The most read from a key file or standard input (a key is 16 characters).
+const MAX_KEY_INPUT: u64 = 4096;
+
+/// The local key options.
+#[derive(clap::Args, Clone, Default)]
+pub struct KeyArgs {
+    /// Local key, 16 characters; `-` reads it from standard input. A flag is visible to every
+    /// user in `ps`: prefer TUYA_LOCAL_KEY, `--key -` or --key-file.
+    #[arg(long, env = "TUYA_LOCAL_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// A file whose first line is the local key (keep it mode 0600); it wins over --key and
+    /// TUYA_LOCAL_KEY.
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+}
+
+/// The first line of `r`, without its line end, read at most [`MAX_KEY_INPUT`] bytes.
+fn first_line(r: impl std::io::Read, what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::BufReader::new(r.take(MAX_KEY_INPUT))
+        .read_line(&mut line)
+        .with_context(|| format!("reading the key from {what}"))?;
+    let key = line.trim_end_matches(['\r', '\n']).to_string();
+    if key.is_empty() {
+        bail!("no key in {what}");
+    }
+    Ok(key)
+}
+
+/// A key file readable by others gets a warning with the command that fixes it.
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "warning: {} can be read by other users; it holds a local key: chmod 600 {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_: &Path) {}
+
+impl KeyArgs {
+    /// The key, from whichever source was given; `None` when none was.
+    pub fn value(&self) -> anyhow::Result<Option<String>> {
+        if let Some(path) = &self.key_file {
+            let f = std::fs::File::open(path)
+                .with_context(|| format!("opening the key file {}", path.display()))?;
+            warn_if_shared(path);
+            return first_line(f, &path.display().to_string()).map(Some);
+        }
+        match self.key.as_deref() {
+            Some("-") => first_line(std::io::stdin().lock(), "standard input").map(Some),
+            Some(k) => Ok(Some(k.to_string())),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_limits() {
+        assert_eq!(
+            first_line(&b"k3y!<&>k3y!<&>xy\r\nrest"[..], "t").unwrap(),
+            "k3y!<&>k3y!<&>xy"
+        );
+        assert_eq!(
+            first_line(&b" spaced key     \n"[..], "t").unwrap(),
+            " spaced key     "
+        );
+        assert!(first_line(&b"\n"[..], "t")
+            .unwrap_err()
+            .to_string()
+            .contains("no key"));
+        let long = vec![b'a'; 10_000];
+        assert_eq!(
+            first_line(&long[..], "t").unwrap().len(),
+            MAX_KEY_INPUT as usize
+        );
+    }
+}
