@@ -21,17 +21,6 @@ use serde_json::json;
 use tuya_local::{DevicesFile, Event, Fleet, FleetOptions, Resolve};
 use tuya_proto::DpId;
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// User + system CPU seconds of this process.
 fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -111,12 +100,12 @@ async fn main() {
         until_connected(&mut one, 1, Duration::from_secs(30)).await,
         0
     );
-    let rss_one = rss_kib();
+    let rss_one = tuya_sim::resident_kib();
     let started = Instant::now();
     let mut fleet = Fleet::open(rest, opts);
     let missing = until_connected(&mut fleet, n - 1, Duration::from_secs(600)).await;
     let took = started.elapsed().as_secs_f64();
-    let rss_all = rss_kib();
+    let rss_all = tuya_sim::resident_kib();
     let connected = n - missing;
     emit(
         format!("connect_{n}"),
@@ -156,7 +145,7 @@ async fn main() {
         "%",
         format!(
             "{cpu:.2} s CPU in {wall:.1} s for {n} devices, RSS {} KiB after",
-            rss_kib()
+            tuya_sim::resident_kib()
         ),
     );
 

@@ -11,17 +11,6 @@ use std::time::Duration;
 use tuya_proto::Version;
 use tuya_sim::{generate_fleet, raise_fd_limit, SimOptions, Simulator};
 
-fn vm_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -35,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(Ipv4Addr::new(127, 0, 16, 1));
-    let before = vm_rss_kib();
+    let before = tuya_sim::resident_kib();
     let limit = raise_fd_limit(n as u64 + 256)?;
     if limit < n as u64 + 64 {
         return Err(format!(
@@ -48,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(specs, SimOptions::default()).await?;
     // Let every accept task reach its first poll.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = vm_rss_kib();
+    let after = tuya_sim::resident_kib();
     let per = (after.saturating_sub(before)) as f64 * 1024.0 / n as f64;
     println!(
         "devices={n} rss_before={before} KiB rss_after={after} KiB idle_per_device={per:.0} bytes listening={}",

@@ -282,3 +282,16 @@ pub fn raise_fd_limit(want: u64) -> std::io::Result<u64> {
         Ok(r.rlim_cur as u64)
     }
 }
+
+/// This process's resident memory in KiB (`VmRSS` of `/proc/self/status`; 0 where there is
+/// none), for the memory figures of the benchmarks and examples.
+pub fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
