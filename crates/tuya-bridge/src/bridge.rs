@@ -101,11 +101,13 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
             ev = fleet.next_event() => match ev {
                 Some(ev) => {
                     let conn = ev.id.to_string();
+                    // Only connects, disconnects and errors change a device's problem.
+                    let may_change_problem = !matches!(ev.event, Event::Update { .. } | Event::Notice(_));
                     if let Some(h) = &hub {
                         web_event(h, &nodes, &fleet, &ev);
                     }
                     on_device_event(&ctx, &mut out, &mut nodes, &fleet, &mut rekey, ev).await;
-                    if let Some(h) = &hub {
+                    if let (Some(h), true) = (&hub, may_change_problem) {
                         // The nodes hold each device's problem (a refused key, and the fix).
                         for i in nodes.on_connection(&conn) {
                             h.set_problem(i, nodes.nodes[i].problem.clone());

@@ -80,6 +80,15 @@ impl View {
     }
 }
 
+/// A device's JSON, with `children` when it has any.
+fn with_children(v: &View, kids: &[&View]) -> Value {
+    let mut o = v.to_json();
+    if !kids.is_empty() {
+        o["children"] = Value::Array(kids.iter().map(|c| c.to_json()).collect());
+    }
+    o
+}
+
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
@@ -233,27 +242,32 @@ impl Hub {
     pub fn device_json(&self, node: usize) -> Option<Value> {
         let st = self.read();
         let v = st.views.get(node)?;
-        let mut o = v.to_json();
-        if v.gateway.is_none() {
-            let kids: Vec<Value> = st
+        let kids: Vec<&View> = match v.gateway {
+            None => st
                 .views
                 .iter()
                 .filter(|c| c.gateway.as_deref() == Some(&v.id))
-                .map(View::to_json)
-                .collect();
-            if !kids.is_empty() {
-                o["children"] = Value::Array(kids);
-            }
-        }
-        Some(o)
+                .collect(),
+            Some(_) => Vec::new(),
+        };
+        Some(with_children(v, &kids))
     }
 
-    /// Every device that is not a sub-device, each gateway with its children.
+    /// Every device that is not a sub-device, each gateway with its children: one pass under
+    /// one lock, however many devices there are.
     pub fn devices_json(&self) -> Value {
-        let n = self.read().views.len();
-        let tops: Vec<Value> = (0..n)
-            .filter(|&i| self.read().views[i].gateway.is_none())
-            .filter_map(|i| self.device_json(i))
+        let st = self.read();
+        let mut kids: HashMap<&str, Vec<&View>> = HashMap::new();
+        for c in &st.views {
+            if let Some(g) = c.gateway.as_deref() {
+                kids.entry(g).or_default().push(c);
+            }
+        }
+        let tops = st
+            .views
+            .iter()
+            .filter(|v| v.gateway.is_none())
+            .map(|v| with_children(v, kids.get(v.id.as_str()).map_or(&[][..], Vec::as_slice)))
             .collect();
         Value::Array(tops)
     }
