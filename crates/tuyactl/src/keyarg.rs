@@ -22,17 +22,22 @@ pub struct KeyArgs {
     key_file: Option<PathBuf>,
 }
 
-/// The first line of `r`, without its line end, read at most [`MAX_KEY_INPUT`] bytes.
-fn first_line(r: impl std::io::Read, what: &str) -> anyhow::Result<String> {
+/// One line of `r` without its line end, reading at most [`MAX_KEY_INPUT`] bytes (what is
+/// piped in is untrusted); `None` at the end of the input.
+pub fn bounded_line(r: impl std::io::Read, what: &str) -> anyhow::Result<Option<String>> {
     let mut line = String::new();
-    std::io::BufReader::new(r.take(MAX_KEY_INPUT))
+    let n = std::io::BufReader::new(r.take(MAX_KEY_INPUT))
         .read_line(&mut line)
-        .with_context(|| format!("reading the key from {what}"))?;
-    let key = line.trim_end_matches(['\r', '\n']).to_string();
-    if key.is_empty() {
-        bail!("no key in {what}");
+        .with_context(|| format!("reading {what}"))?;
+    Ok((n > 0).then(|| line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// The first line of `r`, which must hold a key.
+fn first_line(r: impl std::io::Read, what: &str) -> anyhow::Result<String> {
+    match bounded_line(r, what)? {
+        Some(key) if !key.is_empty() => Ok(key),
+        _ => bail!("no key in {what}"),
     }
-    Ok(key)
 }
 
 /// A key file readable by others gets a warning with the command that fixes it.

@@ -252,21 +252,14 @@ fn flags_sub_devices_and_errors() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tuyactl"))
+    let out = assert_cmd::Command::cargo_bin("tuyactl")
+        .unwrap()
         .args(flags)
         .args(["--key", "-"])
         .env_remove("TUYA_LOCAL_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .write_stdin(format!("{KEY}\n"))
+        .output()
         .unwrap();
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{KEY}\n").as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

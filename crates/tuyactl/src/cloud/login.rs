@@ -1,6 +1,6 @@
 //! `tuyactl cloud login` (the app's QR login) and `tuyactl cloud setup --developer`.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -69,15 +69,10 @@ fn secs(s: f64, what: &str) -> anyhow::Result<Duration> {
 fn ask(label: &str) -> anyhow::Result<String> {
     eprint!("{label}: ");
     let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    let n = std::io::stdin()
-        .lock()
-        .take_line(&mut line)
-        .context("reading standard input")?;
-    if n == 0 {
-        bail!("{label}: nothing given (standard input is closed)");
+    match crate::keyarg::bounded_line(std::io::stdin().lock(), "standard input")? {
+        Some(line) => Ok(line.trim().to_string()),
+        None => bail!("{label}: nothing given (standard input is closed)"),
     }
-    Ok(line.trim().to_string())
 }
 
 /// A secret: typed without echo on a terminal, else one line of standard input.
@@ -86,18 +81,6 @@ fn ask_secret(label: &str) -> anyhow::Result<String> {
         return rpassword::prompt_password(format!("{label}: ")).context("reading the secret");
     }
     ask(label)
-}
-
-/// Reads one line, at most 4 KiB (whatever is piped in is untrusted).
-trait TakeLine {
-    fn take_line(&mut self, out: &mut String) -> std::io::Result<usize>;
-}
-
-impl<R: std::io::BufRead> TakeLine for R {
-    fn take_line(&mut self, out: &mut String) -> std::io::Result<usize> {
-        use std::io::Read as _;
-        self.by_ref().take(4096).read_line(out)
-    }
 }
 
 fn draw_qr(text: &str) -> anyhow::Result<String> {
