@@ -29,12 +29,9 @@ fail_setup() {
 }
 
 # --- peers --------------------------------------------------------------------------------
-if ! python3 -c 'import tinytuya, sys; sys.exit(tinytuya.__version__ != "1.20.0")' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check tinytuya==1.20.0 >&2
-fi
-if [ ! -f interop/tuyapi/node_modules/tuyapi/package.json ]; then
-  (cd interop/tuyapi && npm ci --no-audit --no-fund --loglevel=error) >&2
-fi
+. interop/lib/peers.sh
+PY=$(python_venv "$(interop_venv_dir)" tinytuya==1.20.0) || fail_setup tinytuya "no virtualenv with tinytuya 1.20.0 (see above)"
+npm_folder interop/tuyapi || fail_setup tuyapi "npm ci in interop/tuyapi failed"
 
 # --- the simulator ------------------------------------------------------------------------
 cargo build -q -p tuyactl >&2 || { fail_setup build "cargo build -p tuyactl failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -108,10 +105,10 @@ run_suite() {
 
 FLEET="--versions $VERSIONS --fleet 4 --base-ip"
 HOME_CFG="--config $ROOT/interop/tinytuya/home.json"
-run_suite tinytuya "$FLEET 127.0.3.1" python3 "$ROOT/interop/tinytuya/interop.py"
+run_suite tinytuya "$FLEET 127.0.3.1" "${PY:-python3}" "$ROOT/interop/tinytuya/interop.py"
 run_suite tuyapi "$FLEET 127.0.3.11" node "$ROOT/interop/tuyapi/interop.js"
 # A home of the harder cases: 3.2, device22, gateways with children (3.3 and 3.4).
-run_suite tinytuya-home "$HOME_CFG" python3 "$ROOT/interop/tinytuya/home.py"
+run_suite tinytuya-home "$HOME_CFG" "${PY:-python3}" "$ROOT/interop/tinytuya/home.py"
 run_suite tuyapi-home "$HOME_CFG" node "$ROOT/interop/tuyapi/home.js"
 
 echo "sim interop: tinytuya 1.20.0 and TuyAPI 7.7.1 against tuyactl sim ($VERSIONS; 3.2, device22, gateways)"

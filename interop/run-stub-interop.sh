@@ -37,9 +37,8 @@ finish() {
   exit
 }
 
-if [ ! -f interop/tuyapi-stub/node_modules/@tuyapi/stub/package.json ]; then
-  (cd interop/tuyapi-stub && npm ci --no-audit --no-fund --loglevel=error) >&2
-fi
+. interop/lib/peers.sh
+npm_folder interop/tuyapi-stub || { result npm 1 "npm ci in interop/tuyapi-stub failed"; finish; }
 cargo build -q -p tuyactl >&2 || { result build 1 "cargo build -p tuyactl failed"; finish; }
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

@@ -37,10 +37,8 @@ fail_setup() {
 if [ ! -x "$CHROMIUM" ]; then
   fail_setup chromium "no Chromium at $CHROMIUM: install Debian's package (apt-get install chromium; .ci/run does) or set CHROMIUM to a Chromium binary"
 fi
-if [ ! -f interop/web/node_modules/playwright-core/package.json ]; then
-  (cd interop/web && timeout 300 npm ci --no-audit --no-fund --loglevel=error) >&2 ||
-    fail_setup playwright-core "npm ci in interop/web failed"
-fi
+. interop/lib/peers.sh
+npm_folder interop/web || fail_setup playwright-core "npm ci in interop/web failed"
 
 # --- tuyactl ------------------------------------------------------------------------------
 timeout 900 cargo build -q -p tuyactl >&2 || fail_setup build "cargo build -p tuyactl failed"
