@@ -32,7 +32,8 @@ async fn dropped_replies_fail_requests_but_never_hang() {
         let spec = plug("lossy", Version::V33, ip(21, 1));
         let sim = start(vec![spec.clone()]).await;
         let mut c = config(&spec, Some(Version::V33));
-        c.request_timeout = Duration::from_millis(300);
+        // Long enough that a loaded machine never turns the CRC failure into a timeout.
+        c.request_timeout = Duration::from_secs(3);
         let d = Device::connect(c).await.unwrap();
         sim.device("lossy").unwrap().set_faults(Faults {
             drop_ratio: 0.4,
@@ -306,7 +307,8 @@ async fn concurrent_callers_share_one_connection_one_request_at_a_time() {
         spec.quirks.min_command_gap = Some(Duration::from_millis(100));
         let sim = start(vec![spec.clone()]).await;
         let mut c = config(&spec, Some(Version::V35));
-        c.min_command_gap = Some(Duration::from_millis(120));
+        // Far above the device's 100 ms, so a frame delayed by a loaded machine still arrives spaced.
+        c.min_command_gap = Some(Duration::from_millis(300));
         c.queue_capacity = 4; // fewer slots than callers: the rest wait to enqueue
         c.command_deadline = Duration::from_secs(20);
         let d = Device::connect(c).await.unwrap();
@@ -337,7 +339,8 @@ async fn corruption_starting_mid_session_ends_the_session_with_the_cause() {
         let sim = start(vec![spec.clone()]).await;
         let mut c = config(&spec, Some(Version::V33));
         c.heartbeat_interval = Duration::from_millis(150);
-        c.request_timeout = Duration::from_millis(300);
+        // Long enough that a loaded machine never turns the CRC failure into a timeout.
+        c.request_timeout = Duration::from_secs(3);
         let d = Device::connect(c).await.unwrap();
         let mut ev = d.subscribe();
         let simdev = sim.device("midcrc").unwrap();

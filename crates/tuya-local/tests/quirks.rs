@@ -140,7 +140,8 @@ async fn min_command_gap_is_respected() {
         spec.quirks.min_command_gap = Some(Duration::from_millis(150));
         let sim = start(vec![spec.clone()]).await;
         let mut c = config(&spec, Some(Version::V33));
-        c.min_command_gap = Some(Duration::from_millis(200));
+        // Far above the device's 150 ms: a loaded machine delaying one frame cannot close the gap.
+        c.min_command_gap = Some(Duration::from_millis(400));
         let d = Device::connect(c).await.unwrap();
         for i in 0..4 {
             d.set_dp(DpId(2), i).await.unwrap();

@@ -257,7 +257,8 @@ async fn a_late_reply_to_a_timed_out_request_is_not_taken_for_the_next_reply() {
             f
         });
         let mut c = DeviceConfig::new("raw3", LocalKey::new(KEY).unwrap(), addr).version(V);
-        c.request_timeout = Duration::from_millis(400);
+        // The second answer comes 100 ms after the first ack: 2 s leaves a loaded machine room.
+        c.request_timeout = Duration::from_secs(2);
         let d = Device::connect(c).await.unwrap();
         let e = d.set_dp(DpId(1), true).await.unwrap_err();
         assert!(matches!(e, tuya_local::Error::Timeout(_)), "{e}");

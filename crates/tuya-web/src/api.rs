@@ -243,6 +243,8 @@ async fn events(
     let state = (rx, permit, app.hub.clone());
     let stream = futures_util::stream::unfold(state, |(mut rx, permit, hub)| async move {
         let got = tokio::select! {
+            // Changes queued before the close are still delivered, then the stream ends.
+            biased;
             r = rx.recv() => r,
             () = hub.closed() => return None,
         };

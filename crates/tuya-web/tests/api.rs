@@ -152,17 +152,22 @@ async fn the_page_files_and_the_stream_cap() {
 async fn closing_the_hub_ends_open_streams() {
     let (srv, hub) = start().await;
     let url = format!("{}/api/events", srv.base);
+    let (subscribed, is_subscribed) = tokio::sync::oneshot::channel();
     let reader = tokio::task::spawn_blocking(move || {
         use std::io::Read as _;
         let r = ureq::get(&url).call().unwrap();
+        // The headers come after the handler subscribed: an update from now on is streamed.
+        let _ = subscribed.send(());
         let mut body = String::new();
         // Returns only once the server ends the stream.
         let _ = r.into_reader().read_to_string(&mut body);
         body
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(30), is_subscribed)
+        .await
+        .expect("the stream opened")
+        .unwrap();
     hub.update(0, &[(DpId(1), DpValue::Bool(true))].into_iter().collect());
-    tokio::time::sleep(Duration::from_millis(100)).await;
     hub.close();
     let body = tokio::time::timeout(Duration::from_secs(5), reader)
         .await

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -43,7 +43,13 @@ fn start_sim(args: &[&str]) -> Sim {
 }
 
 fn scan(args: &[&str]) -> Vec<Value> {
-    let out = Command::new(BIN).arg("scan").args(args).output().unwrap();
+    // A scan that never ends is a failure here, not a stuck CI job (its own --timeout is far less).
+    let out = assert_cmd::Command::new(BIN)
+        .arg("scan")
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -121,7 +127,6 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
     assert_eq!(fleet.len(), 12);
 
     // 1. Announcements.
-    let started = Instant::now();
     let out = scan(&[
         "--timeout",
         "4",
@@ -133,7 +138,6 @@ fn scan_finds_and_identifies_a_simulated_fleet() {
         "--probe-target",
         "127.0.0.1:7000",
     ]);
-    assert!(started.elapsed() < Duration::from_secs(30));
     for d in &fleet {
         let row = out
             .iter()
