@@ -128,9 +128,12 @@ async fn listing_commands_errors_and_the_event_stream() {
         // The event stream, open before the changes.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
         let url = format!("{base}/api/events");
+        let (opened, is_open) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let r = ureq::get(&url).call().unwrap();
             assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+            // The headers come after the server subscribed: every change from now on is streamed.
+            let _ = opened.send(());
             for line in BufReader::new(r.into_reader()).lines() {
                 let Ok(line) = line else { return };
                 if let Some(data) = line.strip_prefix("data: ") {
@@ -140,7 +143,7 @@ async fn listing_commands_errors_and_the_event_stream() {
                 }
             }
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        is_open.await.expect("the event stream opened");
 
         // A command, applied on the device, answered with the state after the ack.
         let (st, after) = call(
