@@ -245,6 +245,24 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the stored login and its backup (either may be missing already).
+    pub fn forget(&self) -> Result<(), StoreError> {
+        let path = self.path();
+        for p in [tuya_devices::backup_path(&path), path] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Write {
+                        path: p.display().to_string(),
+                        why: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a login is stored here (for hints; any error counts as no).
     pub fn has_login(&self) -> bool {
         self.load().is_ok_and(|c| c.is_configured())

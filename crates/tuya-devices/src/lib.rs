@@ -21,7 +21,7 @@ pub use entry::DeviceEntry;
 pub use file::{DevicesError, DevicesFile};
 pub use import::{Format, ImportError, ImportReport, Imported, Source, Warning};
 pub use merge::{Finding, KeyChanges, MergeSummary};
-pub use write::write_private;
+pub use write::{backup_path, write_private};
 
 /// The Tuya LAN port.
 pub const DEFAULT_PORT: u16 = 6668;

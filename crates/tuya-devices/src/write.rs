@@ -30,6 +30,13 @@ fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
     Ok(f)
 }
 
+/// Where [`write_private`] keeps the previous version of `path`: `<path>.bak`.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".bak");
+    PathBuf::from(s)
+}
+
 /// Writes `bytes` to `path` atomically (a temporary file in the same folder, then a rename),
 /// mode 0600, keeping the previous file as `<path>.bak` (0600 too). Returns the backup's path
 /// when there was a previous file.
@@ -52,7 +59,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<Option<PathBuf>> {
     }
     let backup = match std::fs::read(path) {
         Ok(old) => {
-            let b = dir.join(format!("{name}.bak"));
+            let b = backup_path(path);
             let mut f = open_private(&b, false)?;
             f.write_all(&old)?;
             f.sync_all()?;

@@ -1,10 +1,9 @@
 //! `tuyactl cloud`: get the local keys once from Tuya's cloud — with the app's QR login or a
 //! developer project — into devices.json, then never need the cloud again.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use tuya_cloud::Store;
 
 mod devices;
@@ -100,22 +99,9 @@ fn status(store: &Store) -> anyhow::Result<ExitCode> {
 }
 
 fn logout(store: &Store) -> anyhow::Result<ExitCode> {
-    let path = store.path();
-    for p in [path.clone(), backup_of(&path)] {
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", p.display())),
-        }
-    }
+    store.forget()?;
     println!("forgot the cloud login in {}", store.dir().display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn backup_of(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".bak");
-    PathBuf::from(s)
 }
 
 fn method_name(m: tuya_cloud::store::Method) -> &'static str {
