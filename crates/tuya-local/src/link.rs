@@ -285,6 +285,12 @@ async fn dispatch(ev: client::Event, shared: &Shared) {
             shared.emit(Event::Notice(reason)).await;
         }
         client::Event::Notice(n) => shared.emit(Event::Notice(n)).await,
+        client::Event::Ignored(i) => {
+            // Once per kind per connection (the engine's rule): a hostile device cannot flood
+            // the log, and the user learns why some of its state is missing.
+            tracing::warn!(device = %shared.id, "ignored {i}");
+            shared.emit(Event::Notice(format!("ignored {i}"))).await;
+        }
         client::Event::FrameDropped(e) => {
             let e = Error::from(e);
             tracing::debug!(device = %shared.id, error = %e, "undecodable frame");

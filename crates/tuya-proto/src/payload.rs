@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::dp::{dps_from_json, dps_to_json, DpId, Dps};
+use crate::dp::{dps_from_json_lossy, dps_to_json, DpId, Dps};
 use crate::{Command, Version};
 
 /// What a request needs to know about its target.
@@ -161,6 +161,8 @@ pub struct StatusUpdate {
     pub t: Option<u64>,
     /// `devId` when present.
     pub dev_id: Option<String>,
+    /// Keys of `dps` that are not DP ids (not numbers, or beyond `u32`), left out of `dps`.
+    pub ignored: Vec<String>,
 }
 
 impl StatusUpdate {
@@ -180,11 +182,13 @@ impl StatusUpdate {
             Value::String(s) => s.parse().ok(),
             _ => None,
         });
+        let (dps, ignored) = dps_from_json_lossy(dps_v);
         Some(Self {
-            dps: dps_from_json(dps_v),
+            dps,
             cid,
             t,
             dev_id: obj.get("devId").and_then(Value::as_str).map(str::to_string),
+            ignored,
         })
     }
 
@@ -242,7 +246,7 @@ pub fn parse_refresh(b: &[u8]) -> Vec<DpId> {
         .and_then(|v| {
             v.get("dpId")?.as_array().map(|a| {
                 a.iter()
-                    .filter_map(|x| x.as_u64().map(|n| DpId(n as u32)))
+                    .filter_map(|x| x.as_u64().and_then(|n| u32::try_from(n).ok()).map(DpId))
                     .collect()
             })
         })
@@ -345,6 +349,11 @@ mod tests {
         assert_eq!(
             parse_refresh(br#"{"dpId":[18,19]}"#),
             vec![DpId(18), DpId(19)]
+        );
+        // 2^32 + 18 is no DP, not DP 18.
+        assert_eq!(
+            parse_refresh(br#"{"dpId":[4294967314,19]}"#),
+            vec![DpId(19)]
         );
     }
 }

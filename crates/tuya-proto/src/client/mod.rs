@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 pub use connection::Connection;
 pub use error::{ClientError, Disconnect};
 pub use probe::VersionProbe;
+pub use state::{Ignored, MAX_CHILDREN, MAX_DPS, MAX_STATE_BYTES, MAX_VALUE_LEN};
 
 use crate::{Command, DpId, Dps, LocalKey, Version};
 
@@ -260,6 +261,10 @@ pub enum Event {
     },
     /// Something the user may want to know (a set split in parts, a renegotiation).
     Notice(String),
+    /// Part of a device's report was ignored: over a bound of the kept state ([`MAX_DPS`],
+    /// [`MAX_CHILDREN`], [`MAX_VALUE_LEN`], [`MAX_STATE_BYTES`]) or keys that are not DP ids.
+    /// Said once per kind per connection, however often the device does it.
+    Ignored(Ignored),
     /// A frame that did not decode was dropped.
     FrameDropped(ClientError),
     /// The device sent an error string outside a request.

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tuya_proto::client::{
     Connection, ConnectionConfig, Disconnect, Event, Memory, Op, Request, RequestId,
-    DEVICE_MAX_FRAME,
+    DEVICE_MAX_FRAME, MAX_CHILDREN, MAX_DPS,
 };
 use tuya_proto::{Command, DpId, DpValue, Dps, Message, Version};
 
@@ -325,9 +325,13 @@ impl Run {
             }
         }
         let mem = self.conn.memory();
-        assert!(mem.dps.len() <= 255, "{} DPs", mem.dps.len());
-        assert!(mem.children.len() <= 256, "{} children", mem.children.len());
-        assert!(mem.children.values().all(|d| d.len() <= 255));
+        assert!(mem.dps.len() <= MAX_DPS, "{} DPs", mem.dps.len());
+        assert!(
+            mem.children.len() <= MAX_CHILDREN,
+            "{} children",
+            mem.children.len()
+        );
+        assert!(mem.children.values().all(|d| d.len() <= MAX_DPS));
         assert_eq!(self.conn.is_closed(), self.closed_seen);
         if self.closed_seen {
             assert_eq!(self.conn.poll_timeout(), None);

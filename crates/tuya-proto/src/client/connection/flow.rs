@@ -21,6 +21,15 @@ impl Connection {
         self.decode_error = Some(e);
     }
 
+    /// A frame the splitter refused (declared too long, or its length and suffix disagree):
+    /// nothing in it can be trusted, not even its command.
+    pub(super) fn on_bad_frame(&mut self, e: crate::Error) {
+        let e = ClientError::Undecodable { source: e };
+        self.events.push_back(Event::FrameDropped(e.clone()));
+        // A wrong key or version says more than the framing of one frame.
+        self.decode_error.get_or_insert(e);
+    }
+
     pub(super) fn on_message(&mut self, m: Message) {
         if let Phase::Negotiating { .. } = self.phase {
             if m.cmd == crate::Command::SessKeyNegResp {
@@ -60,7 +69,10 @@ impl Connection {
             let fatal = e.is_permanent() || self.misses >= MAX_MISSES;
             return (e, fatal);
         }
-        let hint = if self.frames_in == 0 {
+        let hint = if self.split.pending() >= 4 {
+            // The splitter only keeps 4 bytes or more from a frame prefix on.
+            " (the device sent the start of a frame and never the rest: a truncated frame)"
+        } else if self.frames_in == 0 {
             " (the device never answered on this connection: wrong local key or protocol version?)"
         } else if self.cfg.version == Version::V31 && cmd == "CONTROL" {
             // 3.1 reads are plaintext: a wrong key only shows when a command is ignored.

@@ -56,6 +56,10 @@ pub struct Connection {
     decode_error: Option<ClientError>,
     stale: Stale,
     pub(super) mem: Memory,
+    /// What `mem` holds, counted against [`super::MAX_STATE_BYTES`].
+    state_bytes: usize,
+    /// Kinds of [`Event::Ignored`] already said on this connection.
+    ignored_said: u8,
     next_id: u64,
     negotiations: u8,
     unfinished: Vec<(RequestId, Request)>,
@@ -108,6 +112,8 @@ impl Connection {
             frames_in: 0,
             decode_error: None,
             stale: Stale::default(),
+            state_bytes: super::state::state_bytes(&memory),
+            ignored_said: 0,
             mem: memory,
             next_id: 0,
             negotiations: 0,
@@ -132,8 +138,15 @@ impl Connection {
         }
         self.split.feed(data);
         while let Some(frame) = self.split.next_frame() {
-            // Garbage and oversized frames: the splitter skips them and resynchronises.
-            let Ok(frame) = frame else { continue };
+            // Oversized and malformed frames: the splitter skips them and resynchronises; a
+            // reply missed meanwhile is blamed on them rather than on silence.
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    self.on_bad_frame(e);
+                    continue;
+                }
+            };
             self.frames_in += 1;
             match self.codec.decode(&frame) {
                 Ok(m) => {
@@ -330,7 +343,13 @@ impl Connection {
     }
 
     pub(super) fn merge(&mut self, u: StatusUpdate, pushed: bool) {
-        let changed = self.mem.merge(&u);
+        let (changed, ignored) = self.mem.merge(&u, &mut self.state_bytes);
+        for i in ignored {
+            if self.ignored_said & i.kind_bit() == 0 {
+                self.ignored_said |= i.kind_bit();
+                self.events.push_back(Event::Ignored(i));
+            }
+        }
         if !changed.is_empty() {
             self.events.push_back(Event::Update {
                 cid: u.cid,
