@@ -115,3 +115,32 @@ async fn devinfo_probe_makes_a_35_device_answer() {
     assert_eq!(ev.device().id, "dev35");
     assert_eq!(ev.device().version, Some(Version::V35));
 }
+
+/// Spoofed or departed devices do not stay listed: one not heard for the TTL is dropped, and
+/// heard again it is new again. Virtual time: nothing here waits on the machine's speed.
+#[tokio::test(start_paused = true)]
+async fn devices_not_heard_for_the_ttl_are_forgotten_and_new_again() {
+    let mut cfg = ListenerConfig::on("127.61.1.1".parse().unwrap(), vec![0]);
+    cfg.ttl = Duration::from_secs(60);
+    let mut l = Listener::bind(cfg).await.unwrap();
+    let port = l.local_addrs()[0];
+    let tx = UdpSocket::bind("127.61.1.2:0").await.unwrap();
+    let send = |id: &str| {
+        let a = ann(id, "127.61.1.3", Version::V33);
+        discovery::encode_announcement(&a, Version::V33, [1; 12])
+    };
+    tx.send_to(&send("a"), port).await.unwrap();
+    assert!(matches!(l.next().await, Some(DiscoveryEvent::New(d)) if d.id == "a"));
+    tokio::time::advance(Duration::from_secs(30)).await;
+    tx.send_to(&send("b"), port).await.unwrap();
+    assert!(matches!(l.next().await, Some(DiscoveryEvent::New(d)) if d.id == "b"));
+    tokio::time::advance(Duration::from_secs(31)).await;
+    let ids: Vec<String> = l.devices().into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, ["b"], "a was last heard 61 s ago");
+    tx.send_to(&send("a"), port).await.unwrap();
+    let ev = l.next().await;
+    assert!(
+        matches!(&ev, Some(DiscoveryEvent::New(d)) if d.id == "a" && d.seen == 1),
+        "{ev:?}"
+    );
+}

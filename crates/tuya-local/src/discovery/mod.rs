@@ -1,10 +1,17 @@
 //! Discovery: listening for device announcements (UDP 6666 plain, 6667 encrypted, 7000 replies
 //! to REQ_DEVINFO) and asking 3.5 devices, which may stay silent until asked, to announce.
 //!
-//! Announcements are de-duplicated per device id, with first/last seen times. The map is
-//! bounded, so a flood of spoofed datagrams cannot grow memory without limit.
+//! Announcements are de-duplicated per device id, with first/last seen times. Anyone on the
+//! LAN can announce any id, so the table is bounded ([`ListenerConfig::max_devices`]) and a
+//! device not heard for [`ListenerConfig::ttl`] is forgotten (heard again, it is
+//! [`DiscoveryEvent::New`] again). When the table is full, a new id evicts the stalest entry
+//! heard only once, before any entry heard more often: a flood of spoofed ids cycles through
+//! its own entries while devices that keep announcing keep theirs. A socket that keeps failing
+//! is retried with capped exponential backoff ([`RECV_BACKOFF_MIN`] to [`RECV_BACKOFF_MAX`]).
 
-use std::collections::HashMap;
+mod recv;
+mod table;
+
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -16,8 +23,15 @@ use tokio::task::JoinHandle;
 use tuya_proto::discovery::{self as proto, Announcement, DatagramKind};
 use tuya_proto::Version;
 
-/// Most devices a listener remembers; beyond this new ids are ignored.
+pub use recv::{RECV_BACKOFF_MAX, RECV_BACKOFF_MIN};
+use table::Table;
+
+/// Most devices a listener remembers by default ([`ListenerConfig::max_devices`]).
 pub const MAX_DEVICES: usize = 65_536;
+/// How long a device stays listed after it was last heard, by default
+/// ([`ListenerConfig::ttl`]): real devices announce every 5 to 10 seconds while no client is
+/// connected, and stop while one is.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
 /// Where and how to listen.
 #[derive(Debug, Clone)]
@@ -33,6 +47,10 @@ pub struct ListenerConfig {
     pub devinfo_interval: Duration,
     /// The address put in the request's `ip` field (ours).
     pub reply_ip: Ipv4Addr,
+    /// Most devices remembered (see the module documentation for which one a new id evicts).
+    pub max_devices: usize,
+    /// A device not heard for this long is forgotten.
+    pub ttl: Duration,
 }
 
 impl ListenerConfig {
@@ -49,6 +67,8 @@ impl ListenerConfig {
             devinfo_target: Some(SocketAddr::from((Ipv4Addr::BROADCAST, proto::PORT_DEVINFO))),
             devinfo_interval: Duration::from_secs(5),
             reply_ip: Ipv4Addr::UNSPECIFIED,
+            max_devices: MAX_DEVICES,
+            ttl: DEFAULT_TTL,
         }
     }
 
@@ -64,6 +84,8 @@ impl ListenerConfig {
                 IpAddr::V4(v4) => v4,
                 IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
             },
+            max_devices: MAX_DEVICES,
+            ttl: DEFAULT_TTL,
         }
     }
 
@@ -92,7 +114,7 @@ pub struct Discovered {
     pub kind: DatagramKind,
     /// The whole announcement, unknown fields included.
     pub announcement: Announcement,
-    /// When first heard.
+    /// When first heard (on tokio's clock, so paused time in tests moves it too).
     pub first_seen: Instant,
     /// When last heard.
     pub last_seen: Instant,
@@ -103,7 +125,7 @@ pub struct Discovered {
 /// What the listener reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiscoveryEvent {
-    /// A device heard for the first time.
+    /// A device heard for the first time (or again after it expired).
     New(Discovered),
     /// A known device now announces a different address or version.
     Changed(Discovered),
@@ -118,8 +140,6 @@ impl DiscoveryEvent {
     }
 }
 
-type Seen = Arc<Mutex<HashMap<String, Discovered>>>;
-
 /// Listens for announcements on several ports; a stream of de-duplicated [`DiscoveryEvent`]s.
 ///
 /// ```no_run
@@ -133,7 +153,7 @@ type Seen = Arc<Mutex<HashMap<String, Discovered>>>;
 /// ```
 pub struct Listener {
     rx: mpsc::Receiver<DiscoveryEvent>,
-    seen: Seen,
+    seen: recv::Shared,
     tasks: Vec<JoinHandle<()>>,
     addrs: Vec<SocketAddr>,
 }
@@ -168,7 +188,7 @@ impl Listener {
     /// Binds every port and starts listening (and probing, when configured).
     pub async fn bind(cfg: ListenerConfig) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel(1024);
-        let seen: Seen = Arc::default();
+        let seen: recv::Shared = Arc::new(Mutex::new(Table::new(cfg.max_devices, cfg.ttl)));
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
         let mut sockets = Vec::new();
@@ -200,20 +220,15 @@ impl Listener {
             }));
         }
         for sock in sockets {
-            let (tx, seen) = (tx.clone(), seen.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                loop {
-                    let Ok((n, from)) = sock.recv_from(&mut buf).await else {
-                        continue;
-                    };
-                    if let Some(ev) = handle_datagram(&buf[..n], from, &seen) {
-                        if tx.send(ev).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }));
+            let name = sock
+                .local_addr()
+                .map_or_else(|_| "a discovery socket".into(), |a| a.to_string());
+            tasks.push(tokio::spawn(recv::run(
+                sock,
+                name,
+                seen.clone(),
+                tx.clone(),
+            )));
         }
         Ok(Self {
             rx,
@@ -233,15 +248,13 @@ impl Listener {
         self.rx.recv().await
     }
 
-    /// Every device heard so far.
+    /// Every device heard within the TTL, by address then id.
     pub fn devices(&self) -> Vec<Discovered> {
-        let mut v: Vec<_> = self
-            .seen
+        let now = tokio::time::Instant::now().into_std();
+        self.seen
             .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
-        v.sort_by(|a, b| a.ip.cmp(&b.ip).then(a.id.cmp(&b.id)));
-        v
+            .map(|mut t| t.devices(now))
+            .unwrap_or_default()
     }
 
     /// Listens for `d`, then returns every device heard.
@@ -262,55 +275,5 @@ impl tokio_stream::Stream for Listener {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<DiscoveryEvent>> {
         self.rx.poll_recv(cx)
-    }
-}
-
-fn handle_datagram(bytes: &[u8], from: SocketAddr, seen: &Seen) -> Option<DiscoveryEvent> {
-    let d = match proto::decode(bytes) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::debug!("datagram from {from} not understood: {e}");
-            return None;
-        }
-    };
-    let a = d.announcement()?;
-    if a.gw_id.is_empty() || a.gw_id.len() > 64 {
-        return None;
-    }
-    let ip = a.ip.parse().unwrap_or(from.ip());
-    let now = Instant::now();
-    let mut map = seen.lock().ok()?;
-    let version = a.protocol_version();
-    let full = map.len() >= MAX_DEVICES;
-    match map.get_mut(&a.gw_id) {
-        Some(prev) => {
-            prev.last_seen = now;
-            prev.seen += 1;
-            let changed = prev.ip != ip || prev.version != version;
-            prev.ip = ip;
-            prev.version = version;
-            prev.source = from;
-            prev.kind = d.kind;
-            prev.product_key = a.product_key.clone();
-            prev.announcement = a;
-            changed.then(|| DiscoveryEvent::Changed(prev.clone()))
-        }
-        None if !full => {
-            let dev = Discovered {
-                id: a.gw_id.clone(),
-                ip,
-                source: from,
-                version,
-                product_key: a.product_key.clone(),
-                kind: d.kind,
-                announcement: a,
-                first_seen: now,
-                last_seen: now,
-                seen: 1,
-            };
-            map.insert(dev.id.clone(), dev.clone());
-            Some(DiscoveryEvent::New(dev))
-        }
-        None => None,
     }
 }
