@@ -17,9 +17,47 @@ pub enum DevicesError {
         /// The OS error.
         why: String,
     },
-    /// Not JSON, or JSON of another shape.
+    /// Not JSON: where the parser stopped, and why.
+    #[error("devices.json is not valid JSON: {why} at line {line}, column {column}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser found there.
+        why: String,
+    },
+    /// JSON of another shape.
     #[error("devices.json is not a list of devices (nor tinytuya's {{\"devices\": [...]}}): {0}")]
     Shape(String),
+    /// An entry without a device id.
+    #[error("entry {entry} of devices.json has no \"id\": every device needs its id")]
+    MissingId {
+        /// 1-based position in the list.
+        entry: usize,
+    },
+    /// Two entries with one id: which one a name means would be a guess.
+    #[error("devices.json lists the id {id:?} twice (entries {first} and {second}): keep one")]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// 1-based position of the first.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+    },
+    /// A sub-device that does not say which gateway it is behind.
+    #[error("{device}: a sub-device without a \"parent\" (its gateway's id) in devices.json")]
+    NoGateway {
+        /// The sub-device.
+        device: String,
+    },
+    /// A sub-device that names itself as its gateway.
+    #[error("{device}: names itself as its own gateway (\"parent\") in devices.json")]
+    OwnGateway {
+        /// The sub-device.
+        device: String,
+    },
     /// A sub-device names a gateway that is not in the file.
     #[error("{device}: its gateway {parent:?} is not in devices.json")]
     MissingGateway {
@@ -38,6 +76,23 @@ pub enum DevicesError {
     },
 }
 
+/// A parse error with its place, the place out of the message (it is said once).
+fn json_error(e: serde_json::Error) -> DevicesError {
+    let text = e.to_string();
+    let place = format!(" at line {} column {}", e.line(), e.column());
+    let why = text.strip_suffix(&place).unwrap_or(&text);
+    let why = if e.is_eof() {
+        format!("{why} (the file ends early: cut short?)")
+    } else {
+        why.to_string()
+    };
+    DevicesError::Json {
+        line: e.line(),
+        column: e.column(),
+        why,
+    }
+}
+
 /// The contents of a devices.json.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DevicesFile {
@@ -51,8 +106,7 @@ impl DevicesFile {
     /// Parses the JSON text of a devices.json: a list of devices, or an object whose
     /// `devices` is one (tinytuya's snapshot.json).
     pub fn parse(text: &str) -> Result<Self, DevicesError> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| DevicesError::Shape(e.to_string()))?;
+        let v: Value = serde_json::from_str(text).map_err(json_error)?;
         let (list, wrapper) = match v {
             Value::Array(a) => (a, None),
             Value::Object(mut o) => match o.remove("devices") {
@@ -75,7 +129,7 @@ impl DevicesFile {
                 )))
             }
         };
-        let entries = list
+        let entries: Vec<DeviceEntry> = list
             .into_iter()
             .enumerate()
             .map(|(i, d)| {
@@ -83,6 +137,19 @@ impl DevicesFile {
                     .map_err(|e| DevicesError::Shape(format!("entry {}: {e}", i + 1)))
             })
             .collect::<Result<_, _>>()?;
+        let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+        for (i, e) in entries.iter().enumerate() {
+            if e.id.trim().is_empty() {
+                return Err(DevicesError::MissingId { entry: i + 1 });
+            }
+            if let Some(first) = seen.insert(&e.id, i + 1) {
+                return Err(DevicesError::DuplicateId {
+                    id: e.id.clone(),
+                    first,
+                    second: i + 1,
+                });
+            }
+        }
         Ok(Self { entries, wrapper })
     }
 
@@ -143,14 +210,23 @@ impl DevicesFile {
     /// The gateway a sub-device is reached through. Gateways are one level deep: a gateway
     /// that is itself a sub-device (a chain, or a cycle) is refused rather than followed.
     pub fn gateway_of(&self, entry: &DeviceEntry) -> Result<&DeviceEntry, DevicesError> {
-        let parent = entry.parent.clone().unwrap_or_default();
+        let Some(parent) = entry.parent.clone().filter(|p| !p.is_empty()) else {
+            return Err(DevicesError::NoGateway {
+                device: entry.label().to_string(),
+            });
+        };
+        if parent == entry.id {
+            return Err(DevicesError::OwnGateway {
+                device: entry.label().to_string(),
+            });
+        }
         let g = self
             .by_id(&parent)
             .ok_or_else(|| DevicesError::MissingGateway {
                 device: entry.label().to_string(),
                 parent: parent.clone(),
             })?;
-        if g.is_sub() || g.id == entry.id {
+        if g.is_sub() {
             return Err(DevicesError::GatewayChain {
                 device: entry.label().to_string(),
                 parent,
@@ -191,6 +267,34 @@ mod tests {
     }
 
     #[test]
+    fn unusable_files_name_the_cause_and_the_place() {
+        let e = DevicesFile::parse("[\n  {\"id\": \"a\",}\n]").unwrap_err();
+        assert!(matches!(e, DevicesError::Json { line: 2, .. }), "{e:?}");
+        assert!(e.to_string().contains("at line 2, column 14"), "{e}");
+        let e = DevicesFile::parse("[{\"id\": \"a\"").unwrap_err();
+        assert!(e.to_string().contains("cut short"), "{e}");
+        let e = DevicesFile::parse(r#"[{"id":"a"},{"name":"x"}]"#).unwrap_err();
+        assert_eq!(e, DevicesError::MissingId { entry: 2 });
+        let e = DevicesFile::parse(r#"[{"id":"a"},{"id":"b"},{"id":"a"}]"#).unwrap_err();
+        assert!(
+            e.to_string().contains("\"a\" twice (entries 1 and 3)"),
+            "{e}"
+        );
+        let f = DevicesFile::parse(
+            r#"[{"id":"s","name":"Self","sub":true,"parent":"s","node_id":"1"},
+                {"id":"o","name":"Orphan","sub":true}]"#,
+        )
+        .unwrap();
+        let e = f.gateway_of(f.by_id("s").unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Self: names itself as its own gateway (\"parent\") in devices.json"
+        );
+        let e = f.gateway_of(f.by_id("o").unwrap()).unwrap_err();
+        assert!(matches!(e, DevicesError::NoGateway { .. }), "{e}");
+    }
+
+    #[test]
     fn snapshot_shape_is_read_and_written_back_as_such() {
         let f = DevicesFile::parse(
             r#"{"timestamp": 1700000000, "devices": [{"id":"a","ip":"127.0.0.9","ver":"3.3","origin":"broadcast"}]}"#,
@@ -224,10 +328,14 @@ mod tests {
                 {"id":"d","sub":true,"parent":"zz","node_id":"4"}]"#,
         )
         .unwrap();
-        for id in ["a", "b", "c"] {
+        for id in ["a", "b"] {
             let e = cyc.gateway_of(cyc.by_id(id).unwrap()).unwrap_err();
             assert!(matches!(e, DevicesError::GatewayChain { .. }), "{id}: {e}");
         }
+        assert!(matches!(
+            cyc.gateway_of(cyc.by_id("c").unwrap()),
+            Err(DevicesError::OwnGateway { .. })
+        ));
         assert!(matches!(
             cyc.gateway_of(cyc.by_id("d").unwrap()),
             Err(DevicesError::MissingGateway { .. })

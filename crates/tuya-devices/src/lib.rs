@@ -15,12 +15,14 @@ mod entry;
 mod file;
 pub mod import;
 pub mod merge;
+mod values;
 mod write;
 
 pub use entry::DeviceEntry;
 pub use file::{DevicesError, DevicesFile};
 pub use import::{Format, ImportError, ImportReport, Imported, Source, Warning};
 pub use merge::{Finding, KeyChanges, MergeSummary};
+pub use values::{check_value, ValueError};
 pub use write::{backup_path, write_private};
 
 /// The Tuya LAN port.
