@@ -180,6 +180,29 @@ impl DeviceHandle {
         push(&st, None, [(dp, v)].into_iter().collect());
     }
 
+    /// Several DPs changing at once: updates the state and pushes them in one frame (a device
+    /// that reports ever more DPs, or long values, in tests of a client's bounds).
+    pub fn set_dps(&self, dps: Dps) {
+        let mut st = self.0.state();
+        st.dps.extend(dps.clone());
+        push(&st, None, dps);
+    }
+
+    /// Pairs the sub-device `cid` (or replaces its DPs) and pushes its DPs with its cid, as a
+    /// gateway reports a newly paired child.
+    pub fn add_child(&self, cid: &str, dps: Dps) {
+        let mut st = self.0.state();
+        match st.child_mut(cid) {
+            Some(c) => c.dps = dps.clone(),
+            None => st.children.push(Child {
+                cid: cid.to_string(),
+                dps: dps.clone(),
+                online: true,
+            }),
+        }
+        push(&st, Some(cid.to_string()), dps);
+    }
+
     /// A gateway child's change, pushed with its `cid`. Unknown children are ignored (and
     /// logged): use [`DeviceHandle::child_dps`] to check first.
     pub fn set_child_dp(&self, cid: &str, dp: DpId, v: DpValue) {
