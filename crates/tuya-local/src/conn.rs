@@ -127,9 +127,14 @@ pub(crate) async fn run(
 async fn open(cfg: &DeviceConfig, shared: &Shared, memory: &Memory) -> Result<Link> {
     let known = shared.lock().version;
     if let Some(v) = known {
-        return attempt(cfg, shared, memory, v, false).await;
+        return attempt(cfg, shared, memory, v, false)
+            .await
+            .map_err(|f| f.0);
     }
     let mut probe = VersionProbe::new(cfg.version_hint);
+    let mut tried: Vec<String> = Vec::new();
+    let (mut silent, mut busy) = (0, 0);
+    let mut last_busy: Option<Error> = None;
     while let Some(v) = probe.next_version() {
         match attempt(cfg, shared, memory, v, true).await {
             Ok(link) => {
@@ -139,12 +144,35 @@ async fn open(cfg: &DeviceConfig, shared: &Shared, memory: &Memory) -> Result<Li
                 return Ok(link);
             }
             // Nothing to learn from other versions when the device is unreachable.
-            Err(e) if probe.failures() == 0 && e.is_unreachable() => return Err(e),
-            Err(e) => probe.failed(v, &e),
+            Err((e, _)) if probe.failures() == 0 && e.is_unreachable() => return Err(e),
+            Err((e, quiet)) => {
+                tried.push(v.to_string());
+                silent += usize::from(quiet);
+                if matches!(e, Error::Busy(_)) {
+                    busy += 1;
+                    last_busy = Some(e.clone());
+                }
+                probe.failed(v, &e);
+            }
         }
+    }
+    // The same cause for every version is said once, as itself: no version was wrong.
+    if let Some(e) = last_busy.filter(|_| busy == tried.len()) {
+        return Err(e);
+    }
+    if !tried.is_empty() && silent == tried.len() {
+        return Err(Error::Timeout(format!(
+            "{} accepted the connection but answered none of the protocol versions tried ({}): check the local key (devices ignore frames they cannot verify), or the device is hung",
+            cfg.addr,
+            tried.join(", ")
+        )));
     }
     Err(probe.error().into())
 }
+
+/// Why an attempt failed, and whether the device stayed silent (accepted the connection, then
+/// neither answered nor hung up).
+type Failed = (Error, bool);
 
 async fn attempt(
     cfg: &DeviceConfig,
@@ -152,11 +180,11 @@ async fn attempt(
     memory: &Memory,
     v: Version,
     probe: bool,
-) -> Result<Link> {
-    Link::open(cfg, memory, v, probe)
-        .await?
-        .establish(cfg, shared)
+) -> std::result::Result<Link, Failed> {
+    let link = Link::open(cfg, memory, v, probe)
         .await
+        .map_err(|e| (e, false))?;
+    link.establish(cfg, shared).await
 }
 
 /// Serves commands until the connection ends (`Some(reason)`) or every handle is gone and

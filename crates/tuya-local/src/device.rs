@@ -12,6 +12,7 @@ use crate::config::DeviceConfig;
 use crate::conn;
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::sink::Sink;
 
 /// A device event tagged with the id of the device it came from (see [`crate::Fleet`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,8 @@ pub(crate) struct Shared {
     pub id: Arc<str>,
     pub state: Mutex<State>,
     pub events: broadcast::Sender<Event>,
-    pub sink: Option<mpsc::Sender<TaggedEvent>>,
+    /// A fleet's merged stream, which never makes the connection task wait.
+    pub sink: Option<Sink>,
 }
 
 impl Shared {
@@ -55,12 +57,7 @@ impl Shared {
             tracing::info!(device = %self.id, "{n}");
         }
         if let Some(sink) = &self.sink {
-            let _ = sink
-                .send(TaggedEvent {
-                    id: self.id.clone(),
-                    event: e.clone(),
-                })
-                .await;
+            sink.send(&self.id, e.clone());
         }
         let _ = self.events.send(e);
     }
@@ -119,7 +116,7 @@ impl Device {
 
     pub(crate) fn spawn(
         cfg: DeviceConfig,
-        sink: Option<mpsc::Sender<TaggedEvent>>,
+        sink: Option<Sink>,
         limiter: Option<Arc<Semaphore>>,
         first: Option<oneshot::Sender<Result<()>>>,
     ) -> Device {

@@ -36,6 +36,7 @@ pub mod fleet;
 mod link;
 pub mod merge;
 pub mod scan;
+mod sink;
 
 pub use config::DeviceConfig;
 pub use device::{Child, ChildEvents, Device, RawReply, TaggedEvent};

@@ -116,16 +116,29 @@ impl Link {
     }
 
     /// Runs the engine until the connection is ready (`Ok`) or over (`Err`, after a graceful
-    /// close). Events on the way (the first state, fallbacks) reach the handle.
-    pub async fn establish(mut self, cfg: &DeviceConfig, shared: &Shared) -> Result<Link> {
+    /// close, with whether the device stayed silent: no frame, no hang-up). Events on the way
+    /// (the first state, fallbacks) reach the handle.
+    pub async fn establish(
+        mut self,
+        cfg: &DeviceConfig,
+        shared: &Shared,
+    ) -> std::result::Result<Link, (Error, bool)> {
         loop {
             self.flush(cfg).await;
             while let Some(ev) = self.conn.poll_event() {
                 match ev {
                     client::Event::Connected { .. } => return Ok(self),
                     client::Event::Closed { reason } => {
+                        let heard = self.conn.heard_from_device();
                         self.close().await;
-                        return Err(reason.into());
+                        let e: Error = reason.into();
+                        // Unanswered (a timeout, or a negotiation no frame verified): silence.
+                        let silent = !heard
+                            && matches!(
+                                e,
+                                Error::Timeout(_) | Error::WrongKey(_) | Error::Offline(_)
+                            );
+                        return Err((e, silent));
                     }
                     other => dispatch(other, shared).await,
                 }
