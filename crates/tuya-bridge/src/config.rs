@@ -151,16 +151,15 @@ impl Broker {
     }
 }
 
-/// The URL with its password replaced, for messages.
+/// The URL with its password replaced, for messages. The scheme is optional, as in
+/// [`Broker::parse`]: `me:secret@host` has a password too.
 fn mask(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let auth = &url[s + 3..at];
-            match auth.split_once(':') {
-                Some((u, _)) => format!("{}{u}:****{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
+    let start = url.find("://").map_or(0, |s| s + 3);
+    match url.rfind('@') {
+        Some(at) if at >= start => match url[start..at].split_once(':') {
+            Some((u, _)) => format!("{}{u}:****{}", &url[..start], &url[at..]),
+            None => url.to_string(),
+        },
         _ => url.to_string(),
     }
 }
@@ -219,7 +218,12 @@ impl FileConfig {
             path: path.display().to_string(),
             why: e.to_string(),
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a bridge.toml; `path` names it in the error.
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
             why: e.to_string(),
         })
@@ -455,6 +459,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("secret") && e.contains("****"), "{e}");
+        // Without a scheme too (fuzz/regressions/bridge_config/scheme-less-password).
+        let e = Broker::parse("me:secret@h:x").unwrap_err().to_string();
+        assert!(!e.contains("secret") && e.contains("me:****@h:x"), "{e}");
         let d = format!("{:?}", Broker::parse("mqtt://me:secret@h").unwrap());
         assert!(!d.contains("secret"), "{d}");
     }
