@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Map, Value};
 use tuya_local::devices::{DeviceEntry, DevicesFile, Resolve, DEFAULT_PORT};
 use tuya_local::{Device, DeviceConfig, Event, Fleet, FleetOptions};
-use tuya_proto::dp::{dps_from_json, dps_to_json};
+use tuya_proto::dp::{dps_to_json, try_dps_from_json, DpIdError};
 use tuya_proto::{DpId, DpValue, Dps, LocalKey, Version};
 
 /// How to find the device: a devices.json entry, or explicit flags.
@@ -123,7 +123,7 @@ impl Target {
     }
 
     fn load(&self) -> anyhow::Result<DevicesFile> {
-        DevicesFile::load(&self.devices).map_err(|e| anyhow!("{e}"))
+        DevicesFile::load(&self.devices).map_err(|e| anyhow!("{}: {e}", self.devices.display()))
     }
 
     /// The device named `name` (positional) or by the flags.
@@ -232,9 +232,16 @@ fn rekey_hint(e: &tuya_local::Error, devices: &std::path::Path) -> Option<String
     Some(tuya_cloud::store::rekey_advice(store.as_ref(), devices))
 }
 
-/// The device's error, with the re-keying hint when it refused the key.
+/// What to add when a version was forced and the device did not answer: maybe not its version.
+fn version_hint(t: &Target, e: &tuya_local::Error) -> Option<String> {
+    let v = t.version?;
+    matches!(e, tuya_local::Error::Timeout(_))
+        .then(|| format!("the device may not speak {v}: run without --version to detect it"))
+}
+
+/// The device's error, with the re-keying hint when it refused the key, or the version hint.
 fn failure(t: &Target, r: &Resolved, e: tuya_local::Error) -> anyhow::Error {
-    match rekey_hint(&e, &t.devices) {
+    match rekey_hint(&e, &t.devices).or_else(|| version_hint(t, &e)) {
         Some(hint) => anyhow!("{}: {e}\nhint: {hint}", label(&r.entry)),
         None => anyhow!("{}: {e}", label(&r.entry)),
     }
@@ -261,7 +268,9 @@ pub fn get(a: GetArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Parses `DP=VALUE` assignments; DP may be a mapping code.
+/// Parses `DP=VALUE` assignments; DP may be a mapping code. Each value is checked against
+/// the mapping (type, range, options, the DP list): real firmware ignores a value it cannot
+/// use without a word, so the mistake is caught here, before anything is sent.
 fn parse_assignments(entry: &DeviceEntry, args: &[String]) -> anyhow::Result<Dps> {
     let mut dps = Dps::new();
     for a in args {
@@ -270,6 +279,7 @@ fn parse_assignments(entry: &DeviceEntry, args: &[String]) -> anyhow::Result<Dps
             .with_context(|| format!("{a:?} is not DP=VALUE (e.g. 1=true)"))?;
         let id = match k.trim().parse::<DpId>() {
             Ok(id) => id,
+            Err(e @ DpIdError::OutOfRange(_)) => bail!("{e}"),
             Err(_) => *entry
                 .known_dps()
                 .iter()
@@ -278,7 +288,11 @@ fn parse_assignments(entry: &DeviceEntry, args: &[String]) -> anyhow::Result<Dps
                     format!("unknown DP {k:?}: use a number or a code from the mapping")
                 })?,
         };
-        dps.insert(id, DpValue::parse_cli(v));
+        let value = DpValue::parse_cli(v);
+        entry
+            .check_value(id, &value)
+            .map_err(|e| anyhow!("{e} (--raw sends values unchecked)"))?;
+        dps.insert(id, value);
     }
     Ok(dps)
 }
@@ -297,7 +311,7 @@ pub fn set(a: SetArgs) -> anyhow::Result<ExitCode> {
         if !v.is_object() {
             bail!("--raw must be a JSON object like '{{\"1\":true}}'");
         }
-        dps.extend(dps_from_json(&v));
+        dps.extend(try_dps_from_json(&v).context("--raw")?);
     }
     if dps.is_empty() {
         bail!("nothing to set: give DP=VALUE pairs (e.g. 1=true 2=50) or --raw");

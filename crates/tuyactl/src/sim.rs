@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use tuya_proto::{dp::dps_from_json, Version};
+use tuya_proto::{dp::try_dps_from_json, Version};
 use tuya_sim::{
     DeviceSpec, Faults, Firmware, MultiDp, Quirks, SimOptions, Simulator, TrafficEvent,
 };
@@ -271,7 +271,7 @@ fn base_specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
         if !v.is_object() {
             bail!("--dps must be a JSON object like '{{\"1\":true}}'");
         }
-        s.dps = dps_from_json(&v);
+        s.dps = try_dps_from_json(&v).context("--dps")?;
     }
     s.device22 = a.device22;
     for q in &a.quirks {
