@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tuya_proto::dp::dps_from_json;
+use tuya_proto::dp::try_dps_from_json;
 use tuya_proto::{DpId, DpValue, Dps, Version};
 
 use crate::spec::{ChildSpec, DeviceSpec, Faults, Firmware, Quirks, DEFAULT_PORT};
@@ -58,7 +58,9 @@ struct ConfigChild {
 fn dps_of(v: Option<Value>, who: &str) -> Result<Dps, SimError> {
     match v {
         None => Ok(Dps::new()),
-        Some(v @ Value::Object(_)) => Ok(dps_from_json(&v)),
+        Some(v @ Value::Object(_)) => {
+            try_dps_from_json(&v).map_err(|e| SimError::Config(format!("{who}: {e}")))
+        }
         Some(_) => Err(SimError::Config(format!(
             "{who}: \"dps\" must be an object like {{\"1\": true}}"
         ))),
@@ -340,6 +342,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("dsp"), "{e}");
+        // 2^32 + 1 is no DP id: refused, not taken as DP 1.
+        let e = load_config(
+            r#"[{"id":"x","key":"0123456789abcdef","version":"3.3","ip":"127.0.0.1","dps":{"4294967297":true}}]"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("DP 4294967297 is out of range"),
+            "{e}"
+        );
     }
 
     #[test]
