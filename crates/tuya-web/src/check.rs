@@ -1,7 +1,7 @@
 //! A command body from the page checked before it reaches a device: an object of DP numbers,
 //! each value of the type (and in the range) the device's mapping says.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tuya_proto::{DpId, DpValue, Dps};
 
 /// Why a body was refused, with the HTTP status it gets.
@@ -31,7 +31,9 @@ pub fn dps_of(body: &[u8], mapping: &Value) -> Result<Dps, BodyError> {
             BodyError::Malformed(format!("DP {k:?} is not a number from 1 to {}", u32::MAX))
         })?;
         if let Some(m) = mapping.get(k) {
-            check(k, val, m)?;
+            // The same check as the command line's (tuya_devices), so both say the same.
+            tuya_devices::check_value(DpId(id), m, val)
+                .map_err(|e| BodyError::WrongValue(e.to_string()))?;
         }
         if val.is_null() || val.is_array() || val.is_object() {
             return Err(BodyError::WrongValue(format!(
@@ -41,60 +43,6 @@ pub fn dps_of(body: &[u8], mapping: &Value) -> Result<Dps, BodyError> {
         dps.insert(DpId(id), DpValue::from_json(val));
     }
     Ok(dps)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Checks one value against its mapping entry `{code, type, values}`.
-fn check(dp: &str, v: &Value, m: &Value) -> Result<(), BodyError> {
-    let code = m.get("code").and_then(Value::as_str).unwrap_or(dp);
-    let ty = m.get("type").and_then(Value::as_str).unwrap_or("");
-    let values = m
-        .get("values")
-        .cloned()
-        .unwrap_or(Value::Object(Map::new()));
-    let wrong = |want: &str| {
-        BodyError::WrongValue(format!("DP {dp} ({code}) takes {want}, not {}", kind(v)))
-    };
-    match ty.to_ascii_lowercase().as_str() {
-        "boolean" | "bool" => v.as_bool().map(drop).ok_or_else(|| wrong("true or false")),
-        "integer" | "value" => {
-            let n = v.as_i64().ok_or_else(|| wrong("an integer"))?;
-            let bound = |k: &str| values.get(k).and_then(Value::as_i64);
-            if let (Some(min), Some(max)) = (bound("min"), bound("max")) {
-                if n < min || n > max {
-                    return Err(BodyError::WrongValue(format!(
-                        "DP {dp} ({code}) takes {min} to {max}, not {n}"
-                    )));
-                }
-            }
-            Ok(())
-        }
-        "enum" => {
-            let s = v.as_str().ok_or_else(|| wrong("one of its values"))?;
-            match values.get("range").and_then(Value::as_array) {
-                Some(r) if !r.iter().any(|x| x.as_str() == Some(s)) => {
-                    let opts: Vec<&str> = r.iter().filter_map(Value::as_str).take(20).collect();
-                    Err(BodyError::WrongValue(format!(
-                        "DP {dp} ({code}) takes one of {}, not {s:?}",
-                        opts.join(", ")
-                    )))
-                }
-                _ => Ok(()),
-            }
-        }
-        "string" => v.as_str().map(drop).ok_or_else(|| wrong("a string")),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]
