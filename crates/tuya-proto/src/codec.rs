@@ -431,8 +431,15 @@ fn take_retcode(body: &[u8], from: Sender) -> (Option<u32>, &[u8]) {
     (Some(rc), &body[4..])
 }
 
+/// Whether `b` is text as peers send it: UTF-8 without control characters other than tab,
+/// CR and LF. JSON carries names and DP strings in any script (a 3.1 device's plaintext
+/// "Küche" is text too), and pretty-printed JSON has line breaks and tabs.
 fn looks_printable(b: &[u8]) -> bool {
-    !b.is_empty() && b.iter().all(|&c| (0x20..0x7f).contains(&c) || c == b'\n')
+    !b.is_empty()
+        && std::str::from_utf8(b).is_ok_and(|s| {
+            s.chars()
+                .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        })
 }
 
 fn decode_55aa(

@@ -126,6 +126,23 @@ fn plaintext_error_with_retcode_1_before_decrypting() {
 }
 
 #[test]
+fn plaintext_in_any_script_and_with_tabs_is_text() {
+    // Found by the stream fuzz targets (fuzz/regressions/stream_client/): a 3.1 query, reply
+    // or 6666 announcement travels as plaintext JSON, whose names and DP strings may be any
+    // Unicode; plaintext detection took only printable ASCII, so it tried to decrypt them.
+    let json = "{\"dps\":{\"101\":\"Küche 客厅\"},\n\t\"t\":1}".as_bytes().to_vec();
+    let q = Message::request(Version::V31, 1, Command::DpQuery, json.clone());
+    let got = device(Version::V31).decode(&client(Version::V31).encode(&q).unwrap());
+    assert_eq!(got.unwrap().payload, json);
+    let r = Message::reply(Version::V31, 1, Command::DpQuery, json.clone());
+    let got = client(Version::V31).decode(&device(Version::V31).encode(&r).unwrap());
+    assert_eq!(got.unwrap().payload, json);
+    let e = Message::device_error(0, Command::DpQuery, "données non valides");
+    let got = client(Version::V33).decode(&device(Version::V33).encode(&e).unwrap());
+    assert_eq!(got.unwrap().payload, "données non valides".as_bytes());
+}
+
+#[test]
 fn reply_plus_two_pushes_in_one_read() {
     // tinytuya#152: one recv can hold a reply plus two pushes.
     let mut d = device(Version::V34);
