@@ -148,6 +148,67 @@ async fn a_device_serving_other_clients_is_busy_whatever_the_version() {
     .await
 }
 
+/// A device that reads the first query and answers with `answer(query bytes)`, then holds
+/// the connection open.
+async fn one_answer(at: SocketAddr, answer: fn() -> Vec<u8>) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind(at).await.unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut b = [0u8; 1024];
+        let _ = s.read(&mut b).await;
+        s.write_all(&answer()).await.unwrap();
+        let _ = s.read(&mut b).await;
+        std::future::pending::<()>().await;
+    })
+}
+
+#[tokio::test]
+async fn oversized_and_truncated_frames_from_a_device_are_named() {
+    bounded(async {
+        // A 55AA header declaring a 1 MiB frame, and a little of it.
+        let big = || {
+            let mut f = vec![0, 0, 0x55, 0xaa, 0, 0, 0, 1, 0, 0, 0, 10];
+            f.extend((1u32 << 20).to_be_bytes());
+            f.extend([0u8; 100]);
+            f
+        };
+        // The first half of a well-formed status reply.
+        let half = || {
+            let key = tuya_proto::LocalKey::new(KEY).unwrap();
+            let mut codec = tuya_proto::Codec::new(Version::V33, key, tuya_proto::Role::Device);
+            let body = tuya_proto::payload::status(
+                Version::V33,
+                "frames",
+                None,
+                &dps(&[(1, DpValue::Bool(true))]),
+                None,
+            );
+            let m = tuya_proto::Message::reply(Version::V33, 1, tuya_proto::Command::DpQuery, body);
+            let f = codec.encode(&m).unwrap();
+            f[..f.len() / 2].to_vec()
+        };
+        for (n, answer, want) in [
+            (
+                1,
+                big as fn() -> Vec<u8>,
+                "frame length 1048576 exceeds the limit of 16384 bytes",
+            ),
+            (2, half, "a truncated frame"),
+        ] {
+            let at = SocketAddr::new(addr(5, n).into(), 6668);
+            let task = one_answer(at, answer).await;
+            let spec = plug("frames", Version::V33, addr(5, n));
+            let mut cfg = config(&spec, Some(Version::V33));
+            cfg.request_timeout = Duration::from_millis(500);
+            let e = Device::connect(cfg).await.unwrap_err();
+            assert!(e.to_string().contains(want), "{e}");
+            task.abort();
+        }
+    })
+    .await
+}
+
 /// Heartbeats each simulated device received.
 fn heartbeat_counter() -> (TrafficSink, Arc<Mutex<HashMap<String, usize>>>) {
     let counts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
