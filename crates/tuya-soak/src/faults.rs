@@ -111,6 +111,13 @@ fn light(rng: &mut StdRng) -> Fault {
 
 fn primary(rng: &mut StdRng, d: &SoakDevice) -> Fault {
     let session = d.spec.version.uses_session_key();
+    // Few devices can be re-keyed: give them key changes often enough to matter.
+    if d.rekeyable() && rng.gen_bool(0.25) {
+        return Fault::KeyChange {
+            key: crate::fleet_spec::random_key(rng),
+            lag: Duration::from_millis(rng.gen_range(200..3000)),
+        };
+    }
     loop {
         let f = match rng.gen_range(0..10) {
             0..=3 => light(rng),
@@ -254,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_seed_names_one_schedule_and_every_kind_appears() {
-        let devs = crate::fleet_spec::build(12, &mut StdRng::seed_from_u64(3));
+        let devs = crate::fleet_spec::build(12, 0, &mut StdRng::seed_from_u64(3));
         let a = draw(
             &mut StdRng::seed_from_u64(7),
             &devs,

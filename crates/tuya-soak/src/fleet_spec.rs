@@ -103,15 +103,22 @@ fn initial_dps() -> Dps {
     .collect()
 }
 
-/// The address of device `i`: 127.60.0.0/16 is this soak's loopback range.
-fn ip_of(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(127, 60, (i / 250) as u8, (i % 250 + 1) as u8)
+/// The address of device `i`: 127.60.0.0/16 is this soak's loopback range, from 127.60.`block`.1
+/// on (250 devices per block).
+fn ip_of(block: u8, i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(
+        127,
+        60,
+        block.wrapping_add((i / 250) as u8),
+        (i % 250 + 1) as u8,
+    )
 }
 
 /// `n` devices: every fourth a gateway (3.4, 3.3, 3.5 in turn) with two children, the others
 /// plain devices cycling 3.1–3.5; one plain device in three is served by the client fleet only
-/// (and may be re-keyed), every other device by the bridge as well.
-pub fn build(n: usize, rng: &mut StdRng) -> Vec<SoakDevice> {
+/// (and may be re-keyed), every other device by the bridge as well. Addresses start at
+/// 127.60.`block`.1.
+pub fn build(n: usize, block: u8, rng: &mut StdRng) -> Vec<SoakDevice> {
     let (mut plain, mut gateways) = (0usize, 0usize);
     (0..n)
         .map(|i| {
@@ -123,7 +130,7 @@ pub fn build(n: usize, rng: &mut StdRng) -> Vec<SoakDevice> {
             };
             let id = format!("bfsoak{i:014}");
             let key = random_key(rng);
-            let mut spec = DeviceSpec::new(&id, &key, version, ip_of(i));
+            let mut spec = DeviceSpec::new(&id, &key, version, ip_of(block, i));
             spec.dps = initial_dps();
             spec.firmware = baseline_firmware();
             let bridged = if gateway {
@@ -186,7 +193,7 @@ mod tests {
 
     #[test]
     fn a_dozen_devices_cover_every_version_gateways_and_both_kinds_of_client() {
-        let d = build(12, &mut StdRng::seed_from_u64(1));
+        let d = build(12, 0, &mut StdRng::seed_from_u64(1));
         let versions: std::collections::BTreeSet<_> =
             d.iter().map(|x| x.spec.version.as_str()).collect();
         assert_eq!(versions.len(), 5, "{versions:?}");

@@ -53,6 +53,8 @@ pub struct SoakOptions {
     pub mosquitto: Option<PathBuf>,
     /// Broker restarts during the fault phase.
     pub broker_restarts: usize,
+    /// Devices listen on 127.60.`block`.1 and up (two runs at once need different blocks).
+    pub block: u8,
     /// Progress lines on standard error.
     pub progress: bool,
 }
@@ -65,6 +67,7 @@ impl Default for SoakOptions {
             seed: 1,
             mosquitto: None,
             broker_restarts: 2,
+            block: 0,
             progress: false,
         }
     }

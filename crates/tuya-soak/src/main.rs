@@ -31,6 +31,9 @@ struct Args {
     /// Broker restarts during the fault phase.
     #[arg(long, default_value_t = 2)]
     broker_restarts: usize,
+    /// Devices listen on 127.60.BLOCK.1 and up (another block lets two runs share a machine).
+    #[arg(long, default_value_t = 0)]
+    block: u8,
     /// Print the figures as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -65,6 +68,7 @@ fn run(args: Args) -> Result<bool> {
         seed,
         mosquitto: args.mosquitto,
         broker_restarts: args.broker_restarts,
+        block: args.block,
         progress: true,
     };
     let rt = tokio::runtime::Runtime::new()?;

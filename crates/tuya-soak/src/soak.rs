@@ -68,7 +68,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
     resources::count_panics();
     let mosquitto = broker::find(opts.mosquitto.as_deref())?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
-    let devices = fleet_spec::build(opts.devices.max(1), &mut rng);
+    let devices = fleet_spec::build(opts.devices.max(1), opts.block, &mut rng);
     let targets = fleet_spec::targets(&devices);
     let fault_phase = opts.duration.mul_f64(FAULT_SHARE);
     let calm_phase = opts.duration.saturating_sub(fault_phase);
@@ -86,7 +86,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
         },
     )
     .await
-    .context("starting the simulator on 127.60.0.0/16")?;
+    .with_context(|| format!("starting the simulator on 127.60.{}.x", opts.block))?;
     let broker = Broker::start(mosquitto).await?;
     let dir = tempfile::tempdir()?;
     let devices_json = dir.path().join("devices.json");
