@@ -123,7 +123,13 @@ impl Target {
     }
 
     fn load(&self) -> anyhow::Result<DevicesFile> {
-        DevicesFile::load(&self.devices).map_err(|e| anyhow!("{}: {e}", self.devices.display()))
+        DevicesFile::load(&self.devices).map_err(|e| {
+            // The errors say "devices.json": name the file when it is another one.
+            match self.devices.to_str() {
+                Some("devices.json") => anyhow!("{e}"),
+                _ => anyhow!("{}: {e}", self.devices.display()),
+            }
+        })
     }
 
     /// The device named `name` (positional) or by the flags.
