@@ -1,5 +1,5 @@
-//! The client engine under arbitrary input (a stable stand-in for `fuzz/fuzz_targets/
-//! connection.rs`, sharing its driver): every version, garbage and valid device frames in
+//! The client engine under arbitrary input, by proptest (the `connection` fuzz target of
+//! `crates/tuya-fuzz` shares its driver): every version, garbage and valid device frames in
 //! arbitrary chunks, time steps, requests, disconnects and closes. The driver checks after every
 //! action that nothing panics, events and output stay bounded, memory stays capped, timers are
 //! never in the past, a closed connection stays closed and silent, and every request gets

@@ -130,7 +130,9 @@ fn plaintext_in_any_script_and_with_tabs_is_text() {
     // Found by the stream fuzz targets (fuzz/regressions/stream_client/): a 3.1 query, reply
     // or 6666 announcement travels as plaintext JSON, whose names and DP strings may be any
     // Unicode; plaintext detection took only printable ASCII, so it tried to decrypt them.
-    let json = "{\"dps\":{\"101\":\"Küche 客厅\"},\n\t\"t\":1}".as_bytes().to_vec();
+    let json = "{\"dps\":{\"101\":\"Küche 客厅\"},\n\t\"t\":1}"
+        .as_bytes()
+        .to_vec();
     let q = Message::request(Version::V31, 1, Command::DpQuery, json.clone());
     let got = device(Version::V31).decode(&client(Version::V31).encode(&q).unwrap());
     assert_eq!(got.unwrap().payload, json);

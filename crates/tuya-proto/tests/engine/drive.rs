@@ -1,5 +1,5 @@
 //! One driver for the client engine under arbitrary input, shared by the proptest
-//! (`tests/engine_fuzz.rs`) and the cargo-fuzz target (`fuzz/fuzz_targets/connection.rs`, which
+//! (`tests/engine_fuzz.rs`) and the `connection` fuzz target (`crates/tuya-fuzz`, which
 //! includes this harness by path): a [`Connection`] of any version fed garbage, valid device
 //! frames mixed with garbage in arbitrary chunks, time steps, requests, disconnects and closes,
 //! with its invariants checked after every action.
