@@ -1,10 +1,4 @@
-//! The discovery datagram decoder on arbitrary bytes.
+//! Discovery datagrams of every kind, decoded and re-encoded. The target and its invariants: `tuya_fuzz::discovery`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(d) = tuya_proto::discovery::decode(data) {
-        let _ = d.announcement();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tuya_fuzz::discovery(data));
