@@ -258,14 +258,15 @@ async fn a_fleet_reader_that_stops_reading_stalls_no_device() {
         // Nobody reads the merged stream from here on.
         until(|| fleet.devices().iter().all(|d| d.is_connected())).await;
         let chatty = sim.device("chatty").unwrap();
+        let d = fleet.device("chatty").unwrap().clone();
         for i in 0..300 {
             chatty.set_dp(DpId(2), DpValue::Integer(i));
             if i % 20 == 19 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                // The simulator queues 64 pushes per client: let the client read these. A
+                // connection task waiting on the unread stream would never get here.
+                until(|| d.state().get(&DpId(2)) == Some(&DpValue::Integer(i))).await;
             }
         }
-        let d = fleet.device("chatty").unwrap().clone();
-        until(|| d.state().get(&DpId(2)) == Some(&DpValue::Integer(299))).await;
         // Commands to every device still complete, the flooding one's included.
         for id in ["quiet-a", "quiet-b", "chatty"] {
             let dev = fleet.device(id).unwrap().clone();
