@@ -53,26 +53,22 @@ pub fn devices(root: &Path) -> std::io::Result<Corpus> {
     Ok(c)
 }
 
-/// bridge.toml: the documented example, and what the bridge's tests configure.
-pub fn bridge() -> Corpus {
+/// bridge.toml: the example documented in tuya-bridge's config.rs, and what the bridge's
+/// tests configure.
+pub fn bridge(root: &Path) -> std::io::Result<Corpus> {
     let mut c = Corpus::new();
+    let doc = std::fs::read_to_string(root.join("crates/tuya-bridge/src/config.rs"))?;
+    let example: String = doc
+        .lines()
+        .map_while(|l| l.strip_prefix("//!"))
+        .skip_while(|l| l.trim() != "```toml")
+        .skip(1)
+        .take_while(|l| l.trim() != "```")
+        .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+        .collect();
+    assert!(example.contains("mqtt ="), "the documented example moved");
+    add(&mut c, "documented example", example.into_bytes());
     let texts = [
-        (
-            "documented example",
-            r#"mqtt = "mqtt://user:secret@127.0.0.1:1883"
-devices = "devices.json"
-prefix = "tuya"
-instance = "home"
-shard = "1/2"
-discovery_prefix = "homeassistant"
-command_timeout_secs = 30
-
-[device."Kitchen Plug".dps."19"]
-component = "sensor"
-unit = "W"
-scale = 1
-"#,
-        ),
         (
             "every field",
             r#"mqtt = "mqtts://me:pw@[::1]:8883/"
@@ -110,7 +106,7 @@ component = "light"
     for (n, t) in texts {
         add(&mut c, n, t.as_bytes().to_vec());
     }
-    c
+    Ok(c)
 }
 
 /// Cloud replies as the clients receive them (sealed ones from the sharing vectors), the

@@ -70,7 +70,7 @@ fn main() -> std::io::Result<()> {
     total += write("connection", &frames::connections())?;
     total += write("pcap", &frames::captures())?;
     total += write("devices_json", &files::devices(&root)?)?;
-    total += write("bridge_config", &files::bridge())?;
+    total += write("bridge_config", &files::bridge(&root)?)?;
     total += write("cloud_response", &files::cloud(&root)?)?;
     println!("{total} bytes in all");
     Ok(())
