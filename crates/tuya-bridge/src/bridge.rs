@@ -42,6 +42,9 @@ pub(crate) struct Outcome {
 
 /// Runs the bridge until `shutdown` resolves, then marks every device and itself offline.
 pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Result<(), BridgeError> {
+    if let Some(w) = tuya_local::devices::exposure_warning(&cfg.devices) {
+        tracing::warn!("{w}");
+    }
     let file = DevicesFile::load(&cfg.devices).map_err(|e| BridgeError::Devices(e.to_string()))?;
     let topics = Topics::new(&cfg.prefix);
     let (mut nodes, conns, skipped) = Nodes::build(&file, &cfg, &topics);

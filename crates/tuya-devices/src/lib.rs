@@ -23,7 +23,7 @@ pub use file::{DevicesError, DevicesFile};
 pub use import::{Format, ImportError, ImportReport, Imported, Source, Warning};
 pub use merge::{Finding, KeyChanges, MergeSummary};
 pub use values::{check_value, ValueError};
-pub use write::{backup_path, write_private};
+pub use write::{backup_path, exposure_warning, write_private};
 
 /// The Tuya LAN port.
 pub const DEFAULT_PORT: u16 = 6668;

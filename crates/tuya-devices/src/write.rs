@@ -30,6 +30,29 @@ fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
     Ok(f)
 }
 
+/// A warning when the file at `path`, which holds local keys, can be read by users other than
+/// its owner, naming the command that fixes it; `None` when it is private (or unreadable, or
+/// not on Unix).
+pub fn exposure_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} can be read by other users and holds local keys: chmod 600 {}",
+                path.display(),
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Where [`write_private`] keeps the previous version of `path`: `<path>.bak`.
 pub fn backup_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-pub use tuya_devices::{DeviceEntry, DevicesError, DevicesFile, DEFAULT_PORT};
+pub use tuya_devices::{exposure_warning, DeviceEntry, DevicesError, DevicesFile, DEFAULT_PORT};
 use tuya_proto::LocalKey;
 
 use crate::config::DeviceConfig;

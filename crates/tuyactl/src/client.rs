@@ -123,6 +123,7 @@ impl Target {
     }
 
     fn load(&self) -> anyhow::Result<DevicesFile> {
+        crate::keyarg::warn_if_shared(&self.devices);
         DevicesFile::load(&self.devices).map_err(|e| {
             // The errors say "devices.json": name the file when it is another one.
             match self.devices.to_str() {

@@ -41,22 +41,11 @@ fn first_line(r: impl std::io::Read, what: &str) -> anyhow::Result<String> {
 }
 
 /// A key file readable by others gets a warning with the command that fixes it.
-#[cfg(unix)]
-fn warn_if_shared(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(m) = std::fs::metadata(path) {
-        if m.permissions().mode() & 0o077 != 0 {
-            eprintln!(
-                "warning: {} can be read by other users; it holds a local key: chmod 600 {}",
-                path.display(),
-                path.display()
-            );
-        }
+pub fn warn_if_shared(path: &Path) {
+    if let Some(w) = tuya_devices::exposure_warning(path) {
+        eprintln!("warning: {w}");
     }
 }
-
-#[cfg(not(unix))]
-fn warn_if_shared(_: &Path) {}
 
 impl KeyArgs {
     /// The key, from whichever source was given; `None` when none was.

@@ -79,6 +79,7 @@ fn load_devices(path: &std::path::Path) -> anyhow::Result<DevicesFile> {
     if !path.exists() {
         return Ok(DevicesFile::default());
     }
+    crate::keyarg::warn_if_shared(path);
     DevicesFile::load(path).with_context(|| format!("reading {}", path.display()))
 }
 

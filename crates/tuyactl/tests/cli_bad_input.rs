@@ -293,3 +293,22 @@ fn devices_that_refuse_the_key_speak_another_version_are_busy_or_never_answer_ar
         &["127.61.11.2:6668 accepted the connection but answered none of the protocol versions tried (3.5, 3.4, 3.3, 3.1)", "check the local key"],
     );
 }
+
+#[test]
+fn a_devices_file_others_can_read_is_warned_about_with_the_chmod_to_run() {
+    use std::os::unix::fs::PermissionsExt as _;
+    // Nothing listens there: the command fails fast, after the file was read.
+    let lamp = r#"[{"id":"lamp1","name":"Lamp","key":"0123456789abcdef","ip":"127.61.250.1","version":"3.3"}]"#;
+    let path = temp("shared");
+    std::fs::write(&path, lamp).unwrap();
+    let p = path.to_str().unwrap();
+    let get = ["get", "Lamp", "--timeout", "2", "--devices", p];
+    let warning = format!("can be read by other users and holds local keys: chmod 600 {p}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, err) = run(&get);
+    assert!(err.contains(&warning), "{err}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, err) = run(&get);
+    assert!(!err.contains("other users"), "{err}");
+    let _ = std::fs::remove_file(&path);
+}

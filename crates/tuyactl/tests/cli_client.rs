@@ -61,6 +61,12 @@ fn home(tag: &str, specs: Vec<DeviceSpec>) -> Home {
         std::process::id()
     ));
     std::fs::write(&devices, tuya_sim::devices_json(&specs).to_string()).unwrap();
+    // Private, as tuyactl writes it: a shared one draws a warning (tested in cli_bad_input.rs).
+    std::fs::set_permissions(
+        &devices,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     Home {
         rt,
         sim: Some(sim),
