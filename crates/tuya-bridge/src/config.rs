@@ -172,8 +172,9 @@ pub struct DeviceOverrides {
     pub dps: BTreeMap<String, DpOverride>,
 }
 
-/// `bridge.toml`, every field optional.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// `bridge.toml`, every field optional. Its `Debug` masks the broker password and the HTTP
+/// token.
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     /// Broker URL.
@@ -209,6 +210,28 @@ pub struct FileConfig {
     /// Per-device settings, by name or id.
     #[serde(rename = "device")]
     pub device: BTreeMap<String, DeviceOverrides>,
+}
+
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConfig")
+            .field("mqtt", &self.mqtt.as_deref().map(mask))
+            .field("devices", &self.devices)
+            .field("prefix", &self.prefix)
+            .field("instance", &self.instance)
+            .field("shard", &self.shard)
+            .field("discovery_prefix", &self.discovery_prefix)
+            .field("command_timeout_secs", &self.command_timeout_secs)
+            .field("ca_file", &self.ca_file)
+            .field("announcements", &self.announcements)
+            .field("refresh_keys", &self.refresh_keys)
+            .field("cloud_config_dir", &self.cloud_config_dir)
+            .field("http", &self.http)
+            .field("http_token", &self.http_token.as_ref().map(|_| "****"))
+            .field("http_token_file", &self.http_token_file)
+            .field("device", &self.device)
+            .finish()
+    }
 }
 
 impl FileConfig {
@@ -432,6 +455,18 @@ impl BridgeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_file_settings_debug_shows_no_password_or_token() {
+        let f = FileConfig::parse(
+            "mqtt = \"mqtt://me:hunter2@broker.lan\"\nhttp_token = \"s3cret-token\"\n",
+            Path::new("bridge.toml"),
+        )
+        .unwrap();
+        let d = format!("{f:?}");
+        assert!(d.contains("me:****@broker.lan"), "{d}");
+        assert!(!d.contains("hunter2") && !d.contains("s3cret-token"), "{d}");
+    }
 
     #[test]
     fn broker_urls() {
