@@ -431,6 +431,11 @@ async fn on_command(
             refuse(out, n, json!(text), e.to_string()).await;
             return;
         }
+        CommandTopic::BadDp(dp) => {
+            let e = topics::PayloadError::BadDp(dp);
+            refuse(out, n, json!(text), e.to_string()).await;
+            return;
+        }
         CommandTopic::Dp(dp) => {
             let v = topics::parse_text_value(&text);
             let dps: Dps = [(dp, v)].into_iter().collect();

@@ -70,17 +70,19 @@ impl Topics {
         match parts.as_slice() {
             [dev, "command"] => Some((dev, CommandTopic::Device)),
             [dev, "dps", "command"] => Some((dev, CommandTopic::DpsJson)),
-            [dev, "dps", dp, "command"] => dp
-                .parse::<DpId>()
-                .ok()
-                .map(|dp| (*dev, CommandTopic::Dp(dp))),
+            // A DP level that is not a DP id is still a command, answered with the reason.
+            [dev, "dps", dp, "command"] => Some((
+                *dev,
+                dp.parse::<DpId>()
+                    .map_or_else(|_| CommandTopic::BadDp(dp.to_string()), CommandTopic::Dp),
+            )),
             _ => None,
         }
     }
 }
 
 /// The three command forms of tuya-mqtt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandTopic {
     /// `<base>/command`: `get-states`.
     Device,
@@ -88,6 +90,8 @@ pub enum CommandTopic {
     DpsJson,
     /// `<base>/dps/<dp>/command`: plain text for one DP.
     Dp(DpId),
+    /// `<base>/dps/<dp>/command` where `<dp>` is no DP id (not a number, or beyond u32).
+    BadDp(String),
 }
 
 /// A DP's value as tuya-mqtt publishes it on `dps/<dp>/state`: `true`, `20`, `auto`.
@@ -214,8 +218,14 @@ mod tests {
             t.parse_command("tuya/lamp/dps/20/command"),
             Some(("lamp", CommandTopic::Dp(DpId(20))))
         );
-        assert_eq!(t.parse_command("tuya/lamp/dps/x/command"), None);
-        assert_eq!(t.parse_command("tuya/lamp/dps/99999999999/command"), None);
+        assert_eq!(
+            t.parse_command("tuya/lamp/dps/x/command"),
+            Some(("lamp", CommandTopic::BadDp("x".into())))
+        );
+        assert_eq!(
+            t.parse_command("tuya/lamp/dps/4294967296/command"),
+            Some(("lamp", CommandTopic::BadDp("4294967296".into())))
+        );
         assert_eq!(t.parse_command("other/lamp/command"), None);
         assert_eq!(t.parse_command("tuya/lamp/state"), None);
         assert_eq!(t.bridge_status("home"), "tuya/bridge/home/status");

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tuya_proto::{DpId, DpValue};
 use tuya_sim::SimOptions;
 
@@ -100,6 +100,18 @@ async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
         let r: Value = serde_json::from_str(&r).unwrap();
         assert_eq!(r["kind"], "bad_command");
         assert!(r["error"].as_str().unwrap().contains("JSON"), "{r}");
+        // A DP id beyond u32 in the topic is refused with the reason, not truncated or dropped.
+        obs.publish("tuya/plug_1/dps/4294967297/command", "true")
+            .await;
+        let r = seen
+            .wait_until("tuya/plug_1/result", |p| p.contains("4294967297"))
+            .await;
+        let r: Value = serde_json::from_str(&r).unwrap();
+        assert_eq!(
+            (&r["ok"], &r["kind"]),
+            (&json!(false), &json!("bad_command"))
+        );
+        assert!(r["error"].as_str().unwrap().contains("bad DP id"), "{r}");
         // A retained command is never applied (it would be again on every reconnect).
         obs.client
             .publish(
