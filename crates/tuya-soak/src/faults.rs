@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde::Serialize;
 use tuya_proto::Version;
-use tuya_sim::{DeviceHandle, Faults, Firmware};
+use tuya_sim::{DeviceHandle, Faults, Firmware, Quirks};
 
 use crate::fleet_spec::{baseline_firmware, SoakDevice};
 
@@ -42,6 +42,10 @@ pub enum Fault {
     ZeroKey(u32),
     /// One LAN client at a time (old firmware); only on devices the bridge does not serve.
     OneClient,
+    /// Sequence-number quirks of real firmware: replies numbered by the device's own counter
+    /// (as 3.5 firmware does), pushes and heartbeat replies numbered 0, push headers carrying
+    /// a counter.
+    SeqQuirks,
 }
 
 impl Fault {
@@ -58,6 +62,7 @@ impl Fault {
             Fault::StrictFirmware => "strict firmware",
             Fault::ZeroKey(_) => "zero session key",
             Fault::OneClient => "one client",
+            Fault::SeqQuirks => "seq quirks",
         }
     }
 }
@@ -119,8 +124,9 @@ fn primary(rng: &mut StdRng, d: &SoakDevice) -> Fault {
         };
     }
     loop {
-        let f = match rng.gen_range(0..10) {
+        let f = match rng.gen_range(0..11) {
             0..=3 => light(rng),
+            10 => Fault::SeqQuirks,
             4 => Fault::BadIntegrity,
             5 => Fault::Refuse,
             6 => Fault::StrictFirmware,
@@ -208,6 +214,7 @@ pub fn apply(
     let mut f = Faults::default();
     let mut fw = baseline_firmware();
     let mut close = false;
+    let mut quirks = Quirks::default();
     for fault in faults {
         match fault {
             Fault::Delay(d) => f.delay = Some(*d),
@@ -230,6 +237,11 @@ pub fn apply(
                 close = true;
             }
             Fault::OneClient => fw.max_clients = 1,
+            Fault::SeqQuirks => {
+                quirks.own_seq = true;
+                quirks.seq_zero_pushes = true;
+                quirks.header_counter = true;
+            }
         }
     }
     // Strict firmware keeps three clients; one-client episodes are never strict ones.
@@ -238,6 +250,7 @@ pub fn apply(
     }
     dev.set_faults(f);
     dev.set_firmware(fw);
+    dev.set_quirks(quirks);
     if close {
         dev.close_client();
     }
@@ -247,6 +260,7 @@ pub fn apply(
 pub fn clear(dev: &DeviceHandle) {
     dev.set_faults(Faults::default());
     dev.set_firmware(baseline_firmware());
+    dev.set_quirks(Quirks::default());
 }
 
 /// Whether zero-key faults mean anything on this version.
@@ -276,7 +290,7 @@ mod tests {
         );
         assert_eq!(format!("{:?}", a.episodes), format!("{:?}", b.episodes));
         let k = kinds(&a);
-        assert!(k.len() >= 9, "{k:?}");
+        assert!(k.len() >= 10, "{k:?}");
         assert_eq!(a.restarts.len(), 2);
         for e in &a.episodes {
             let d = &devs[e.device];

@@ -220,6 +220,28 @@ impl Ledger {
         v
     }
 
+    /// An estimate of the ledger's own heap, KiB: it grows with every command by design, so
+    /// the memory check takes it out of the process's resident memory.
+    pub fn heap_kib(&self) -> u64 {
+        let b = lock(&self.book);
+        let commands = b.commands.capacity() * std::mem::size_of::<Command>();
+        let reasons: usize = b
+            .commands
+            .iter()
+            .map(|c| match &c.outcome {
+                Outcome::Failed(r) => r.capacity(),
+                _ => 0,
+            })
+            .sum();
+        let physical = b.physical.capacity() * std::mem::size_of::<(usize, DpId, i64, Instant)>();
+        drop(b);
+        let applied = lock(&self.applied);
+        // Key, value and the table's control byte, with the device id and cid strings.
+        let entry = std::mem::size_of::<(AppliedKey, u32)>() + 1 + 40;
+        let applied = applied.capacity() * entry;
+        ((commands + reasons + physical + applied) / 1024) as u64
+    }
+
     /// Physical changes made so far.
     pub fn physical_count(&self) -> usize {
         lock(&self.book).physical.len()

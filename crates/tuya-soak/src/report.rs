@@ -220,7 +220,8 @@ impl Report {
                 "memory flat",
                 f.rss_flat(),
                 format!(
-                    "calm max {:.1} MiB vs fault-phase max {:.1} + {:.1} MiB",
+                    "less the ledger's {:.1} MiB: calm max {:.1} MiB vs fault-phase max {:.1} + {:.1} MiB",
+                    mib(f.ledger_kib),
                     mib(f.rss_calm_max),
                     mib(f.rss_fault_max),
                     mib(f.rss_slack_kib)

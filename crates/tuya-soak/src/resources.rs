@@ -30,6 +30,16 @@ pub struct Sample {
     pub fds: u64,
     /// Resident memory, KiB.
     pub rss_kib: u64,
+    /// The harness's own bookkeeping (the ledger grows with every command), KiB: taken out of
+    /// `rss_kib` before comparing.
+    pub ledger_kib: u64,
+}
+
+impl Sample {
+    /// Resident memory less the ledger, KiB.
+    pub fn net_kib(&self) -> u64 {
+        self.rss_kib.saturating_sub(self.ledger_kib)
+    }
 }
 
 /// Open file descriptors of this process (entries of /proc/self/fd, less the one reading it).
@@ -39,12 +49,16 @@ pub fn open_fds() -> u64 {
         .unwrap_or(0)
 }
 
+/// What the harness itself holds, KiB (see [`Sample::ledger_kib`]).
+pub type Bookkeeping = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 /// Samples every `every` into a shared list until the returned handle is aborted; the phase is
 /// read from `phase` at each sample.
 pub fn sampler(
     every: Duration,
     start: tokio::time::Instant,
     phase: Arc<Mutex<Phase>>,
+    ledger_kib: Bookkeeping,
 ) -> (Arc<Mutex<Vec<Sample>>>, tokio::task::JoinHandle<()>) {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let out = samples.clone();
@@ -58,6 +72,7 @@ pub fn sampler(
                 phase: p,
                 fds: open_fds(),
                 rss_kib: tuya_sim::resident_kib(),
+                ledger_kib: ledger_kib(),
             };
             out.lock().unwrap_or_else(|e| e.into_inner()).push(s);
         }
@@ -76,10 +91,12 @@ pub struct Flatness {
     pub fds_fault_max: u64,
     /// Largest fd count in the calm phase.
     pub fds_calm_max: u64,
-    /// Largest resident memory in the fault phase (after warm-up), KiB.
+    /// Largest resident memory less the ledger in the fault phase (after warm-up), KiB.
     pub rss_fault_max: u64,
-    /// Largest resident memory in the calm phase, KiB.
+    /// Largest resident memory less the ledger in the calm phase, KiB.
     pub rss_calm_max: u64,
+    /// The ledger's size at the last sample, KiB.
+    pub ledger_kib: u64,
     /// Fds the calm phase may hold beyond the fault phase's largest count.
     pub fds_slack: u64,
     /// Resident memory the calm phase may hold beyond the fault phase's largest, KiB.
@@ -89,9 +106,10 @@ pub struct Flatness {
 }
 
 impl Flatness {
-    /// Judges `samples`. Slack: the fd count may grow by `fds_slack` (a connection or two
-    /// mid-reconnect, the fresh MQTT subscriber of the final check); memory by a quarter of
-    /// the fault phase's largest, at least 16 MiB (allocator arenas of a loaded runtime).
+    /// Judges `samples`. Slack: the fd count may grow by `fds_slack` (connections
+    /// mid-reconnect, the fresh MQTT subscriber of the final check); memory (less the ledger)
+    /// by a quarter of the fault phase's largest, at least 16 MiB (allocator arenas of a
+    /// loaded runtime).
     pub fn of(samples: &[Sample], fds_slack: u64) -> Flatness {
         let after: Vec<&Sample> = samples
             .iter()
@@ -108,14 +126,15 @@ impl Flatness {
                 v.iter().copied().max().unwrap_or(0),
             )
         };
-        let rss_fault_max = range(|s| s.rss_kib, Some(Phase::Faults)).1;
+        let rss_fault_max = range(|s| s.net_kib(), Some(Phase::Faults)).1;
         Flatness {
             fds: range(|s| s.fds, None),
             rss_kib: range(|s| s.rss_kib, None),
             fds_fault_max: range(|s| s.fds, Some(Phase::Faults)).1,
             fds_calm_max: range(|s| s.fds, Some(Phase::Calm)).1,
             rss_fault_max,
-            rss_calm_max: range(|s| s.rss_kib, Some(Phase::Calm)).1,
+            rss_calm_max: range(|s| s.net_kib(), Some(Phase::Calm)).1,
+            ledger_kib: samples.last().map_or(0, |s| s.ledger_kib),
             fds_slack,
             rss_slack_kib: (rss_fault_max / 4).max(16 * 1024),
             samples: after.len(),
@@ -163,6 +182,7 @@ mod tests {
             phase,
             fds,
             rss_kib: rss,
+            ledger_kib: 0,
         }
     }
 

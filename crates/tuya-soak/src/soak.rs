@@ -122,7 +122,13 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
     // ---- the fault phase ----
     let start = Instant::now();
     let phase = Arc::new(Mutex::new(Phase::Warmup));
-    let (samples, sampler) = resources::sampler(SAMPLE_EVERY, start, phase.clone());
+    let book = ledger.clone();
+    let (samples, sampler) = resources::sampler(
+        SAMPLE_EVERY,
+        start,
+        phase.clone(),
+        Arc::new(move || book.heap_kib()),
+    );
     let warmup = fault_phase.mul_f64(0.25).max(Duration::from_secs(4));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
@@ -197,6 +203,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
     let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
 
     let elapsed = start.elapsed();
+    let rig_devices = rig.devices.len();
     let stream = clients.stream();
     let bridge_stopped = bridge.stop().await;
     mqtt.close();
@@ -213,11 +220,6 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
         sim.shutdown().await;
     }
     broker.kill();
-    let key_changes = schedule
-        .episodes
-        .iter()
-        .filter(|e| matches!(e.faults[0], Fault::KeyChange { .. }))
-        .count();
     Ok(Report::build(
         &opts,
         &ledger,
@@ -229,7 +231,8 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
         recovery,
         state,
         &samples,
-        16 + 2 * key_changes as u64,
+        // Connections mid-reconnect in a sample, and the final check's fresh MQTT subscriber.
+        16 + rig_devices as u64 / 4,
         bridge_stopped.err().map(|e| format!("{e:#}")),
         &mqtt,
     ))
