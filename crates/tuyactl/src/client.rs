@@ -41,8 +41,8 @@ pub struct Target {
     #[arg(long, requires = "id")]
     cid: Option<String>,
     /// Seconds to wait for a connection and for each reply.
-    #[arg(long, default_value_t = 5.0)]
-    timeout: f64,
+    #[arg(long, default_value = "5", value_parser = crate::seconds::parse)]
+    timeout: Duration,
 }
 
 /// Arguments of `tuyactl get`.
@@ -87,8 +87,8 @@ pub struct MonitorArgs {
     #[arg(long)]
     json: bool,
     /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long = "for", value_name = "SECS")]
-    duration: Option<f64>,
+    #[arg(long = "for", value_name = "SECS", value_parser = crate::seconds::parse)]
+    duration: Option<Duration>,
 }
 
 /// A device to talk to, with what devices.json says about it.
@@ -106,13 +106,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn secs(s: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| anyhow!("invalid duration: {s}"))
-}
-
 impl Target {
     fn tune(&self, c: &mut DeviceConfig) -> anyhow::Result<()> {
-        let t = secs(self.timeout)?;
+        let t = self.timeout;
         c.connect_timeout = t;
         c.request_timeout = t;
         c.command_deadline = t * 3;
@@ -377,7 +373,7 @@ pub fn monitor(a: MonitorArgs) -> anyhow::Result<ExitCode> {
             add(&mut watched, r, Some(children));
         }
     }
-    let for_ = a.duration.map(secs).transpose()?;
+    let for_ = a.duration;
     runtime()?.block_on(run_monitor(watched, a.json, for_, &a.target.devices))
 }
 

@@ -24,8 +24,8 @@ pub struct Args {
     #[arg(long, default_value = "127.0.7.1")]
     base_ip: Ipv4Addr,
     /// Seconds any single step may take before the demo fails.
-    #[arg(long, default_value_t = 10.0)]
-    step_timeout: f64,
+    #[arg(long, default_value = "10", value_parser = crate::seconds::parse)]
+    step_timeout: Duration,
     /// Then keep the home running with its live web page until Ctrl-C.
     #[arg(long)]
     serve: bool,
@@ -143,8 +143,7 @@ fn home(base: Ipv4Addr) -> Vec<DeviceSpec> {
 
 /// Runs `tuyactl demo`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let step = Duration::try_from_secs_f64(a.step_timeout)
-        .map_err(|_| anyhow!("invalid --step-timeout"))?;
+    let step = a.step_timeout;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

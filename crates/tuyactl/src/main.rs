@@ -16,6 +16,7 @@ mod import;
 mod keyarg;
 mod pcap;
 mod scan;
+mod seconds;
 mod sim;
 
 /// Local control of Tuya Wi-Fi devices over the LAN (protocol 3.1–3.5), no cloud.

@@ -20,8 +20,8 @@ use tuya_proto::{LocalKey, Version};
 #[derive(clap::Args)]
 pub struct Args {
     /// Seconds to listen for announcements.
-    #[arg(long, default_value_t = 18.0)]
-    pub timeout: f64,
+    #[arg(long, default_value = "18", value_parser = crate::seconds::parse)]
+    pub timeout: Duration,
     /// Machine-readable output: one JSON object per device, then a summary object.
     #[arg(long)]
     pub json: bool,
@@ -206,12 +206,9 @@ async fn run_async(a: Args) -> anyhow::Result<ExitCode> {
         }
         let listener = Listener::bind(cfg).await?;
         if !a.json {
-            eprintln!("listening for {:.0} s …", a.timeout);
+            eprintln!("listening for {:.0} s …", a.timeout.as_secs_f64());
         }
-        for d in listener
-            .collect_for(Duration::from_secs_f64(a.timeout.max(0.0)))
-            .await
-        {
+        for d in listener.collect_for(a.timeout).await {
             let k = known.iter().find(|k| k.id == d.id);
             rows.insert(
                 d.id.clone(),

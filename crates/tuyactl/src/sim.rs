@@ -66,8 +66,8 @@ pub struct Args {
     #[arg(long = "firmware", value_name = "RULE")]
     firmware: Vec<String>,
     /// Drop clients silent for longer than this (seconds; default 30, or the config file's).
-    #[arg(long, value_name = "SECS")]
-    heartbeat_timeout: Option<f64>,
+    #[arg(long, value_name = "SECS", value_parser = crate::seconds::parse)]
+    heartbeat_timeout: Option<Duration>,
 
     /// Run the devices of a JSON config file (format: tuya_sim::load_config).
     #[arg(long, conflicts_with = "fleet")]
@@ -88,8 +88,8 @@ pub struct Args {
     write_devices: Option<PathBuf>,
 
     /// Announce every device every SECS seconds, as real firmware does (0: never).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    announce: f64,
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = crate::seconds::parse)]
+    announce: Duration,
     /// Where announcements go (loopback by default).
     #[arg(long, default_value = "127.0.0.1")]
     announce_target: IpAddr,
@@ -114,18 +114,11 @@ pub struct Args {
     #[arg(long, conflicts_with = "json_log")]
     quiet: bool,
     /// Exit after SECS seconds (otherwise run until Ctrl-C / SIGTERM).
-    #[arg(long = "for", value_name = "SECS")]
-    run_for: Option<f64>,
+    #[arg(long = "for", value_name = "SECS", value_parser = crate::seconds::parse)]
+    run_for: Option<Duration>,
     /// Seed of the simulator's randomness (0: random).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-}
-
-fn secs(s: f64, what: &str) -> anyhow::Result<Duration> {
-    if !(s.is_finite() && (0.0..1e9).contains(&s)) {
-        bail!("{what} must be a non-negative number of seconds");
-    }
-    Ok(Duration::from_secs_f64(s))
 }
 
 fn parse_quirk(q: &mut Quirks, s: &str) -> anyhow::Result<()> {
@@ -231,7 +224,6 @@ fn specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
         }
     }
     if let Some(t) = a.heartbeat_timeout {
-        let t = secs(t, "--heartbeat-timeout")?;
         if t.is_zero() {
             bail!("--heartbeat-timeout must be more than 0");
         }
@@ -317,10 +309,8 @@ fn range_text(specs: &[DeviceSpec]) -> String {
 /// Runs `tuyactl sim`.
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let specs = specs(&a)?;
-    let run_for = a.run_for.map(|s| secs(s, "--for")).transpose()?;
-    let announce_interval = (a.announce > 0.0)
-        .then(|| secs(a.announce, "--announce"))
-        .transpose()?;
+    let run_for = a.run_for;
+    let announce_interval = (!a.announce.is_zero()).then_some(a.announce);
     let announce_target = if a.broadcast {
         IpAddr::V4(Ipv4Addr::BROADCAST)
     } else {

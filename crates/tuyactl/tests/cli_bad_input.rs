@@ -312,3 +312,25 @@ fn a_devices_file_others_can_read_is_warned_about_with_the_chmod_to_run() {
     assert!(!err.contains("other users"), "{err}");
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn durations_that_are_not_seconds_are_refused_by_every_flag() {
+    // `scan --timeout 1e300` used to reach Duration::from_secs_f64 and panic.
+    for (args, flag) in [
+        (&["scan", "--timeout", "1e300"][..], "--timeout"),
+        (&["get", "Lamp", "--timeout", "nan"][..], "--timeout"),
+        (&["monitor", "Lamp", "--for=-1"][..], "--for"),
+        (
+            &["sim", "--fleet", "1", "--announce", "soon"][..],
+            "--announce",
+        ),
+    ] {
+        let (ok, err) = run(args);
+        assert!(!ok, "{args:?}");
+        assert!(
+            err.contains(flag) && err.contains("number of seconds"),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

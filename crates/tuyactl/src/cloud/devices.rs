@@ -31,8 +31,8 @@ pub struct Args {
     #[arg(long, requires = "scan", value_name = "CIDR")]
     subnet: Option<String>,
     /// With --scan: seconds to listen for announcements.
-    #[arg(long, requires = "scan", default_value_t = 18.0, value_name = "SECS")]
-    scan_timeout: f64,
+    #[arg(long, requires = "scan", default_value = "18", value_name = "SECS", value_parser = crate::seconds::parse)]
+    scan_timeout: std::time::Duration,
 }
 
 /// Runs `tuyactl cloud devices`.

@@ -23,11 +23,11 @@ pub struct LoginArgs {
     #[arg(long, default_value = login::CLIENT_ID)]
     client_id: String,
     /// Seconds to wait for the app to scan the code.
-    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
-    wait: f64,
+    #[arg(long, default_value = "300", value_name = "SECS", value_parser = crate::seconds::parse)]
+    wait: Duration,
     /// Seconds between two checks of the login.
-    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
-    poll_interval: f64,
+    #[arg(long, default_value = "2", value_name = "SECS", value_parser = crate::seconds::parse)]
+    poll_interval: Duration,
     /// Print the QR code's text only, not the drawn code.
     #[arg(long)]
     no_qr: bool,
@@ -59,10 +59,6 @@ pub struct SetupArgs {
     /// Store the credentials without checking them with the cloud.
     #[arg(long)]
     no_check: bool,
-}
-
-fn secs(s: f64, what: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("invalid {what}: {s}"))
 }
 
 /// One line from standard input after `label` on standard error.
@@ -116,8 +112,7 @@ pub fn login(store: &Store, endpoint: Option<&str>, a: LoginArgs) -> anyhow::Res
         bail!("no user code given");
     }
     let host = endpoint.unwrap_or(login::LOGIN_ENDPOINT);
-    let wait = secs(a.wait, "--wait")?;
-    let every = secs(a.poll_interval, "--poll-interval")?;
+    let (wait, every) = (a.wait, a.poll_interval);
     let deadline = Instant::now() + wait;
     let mut qr = QrLogin::start_at(host, &a.client_id, &user_code)?;
     show(&qr, a.no_qr)?;
