@@ -80,6 +80,8 @@ pub struct Recovery {
     pub fleet_max_s: f64,
     /// Longest time to the first acknowledged MQTT command, seconds.
     pub mqtt_max_s: f64,
+    /// The target that took longest, through the fleet and through MQTT.
+    pub slowest: (String, String),
     /// The bound, seconds.
     pub bound_s: f64,
     /// Targets not back within the bound, with the path.
@@ -90,18 +92,23 @@ pub(crate) fn recovery(rig: &Rig, t0: Instant, bound: Duration) -> Recovery {
     let mut r = Recovery {
         fleet_max_s: 0.0,
         mqtt_max_s: 0.0,
+        slowest: (String::new(), String::new()),
         bound_s: bound.as_secs_f64(),
         late: Vec::new(),
     };
     for (i, t) in rig.ledger.targets().iter().enumerate() {
-        let mut paths = vec![(Via::Fleet, &mut r.fleet_max_s)];
+        let mut paths = vec![(Via::Fleet, &mut r.fleet_max_s, &mut r.slowest.0)];
         if t.bridged {
-            paths.push((Via::Mqtt, &mut r.mqtt_max_s));
+            paths.push((Via::Mqtt, &mut r.mqtt_max_s, &mut r.slowest.1));
         }
-        for (via, max) in paths {
+        for (via, max, slowest) in paths {
             match rig.ledger.first_ack_after(i, via, t0) {
                 Some(at) if at.duration_since(t0) <= bound => {
-                    *max = max.max(at.duration_since(t0).as_secs_f64());
+                    let took = at.duration_since(t0).as_secs_f64();
+                    if took >= *max {
+                        *max = took;
+                        *slowest = t.label();
+                    }
                 }
                 Some(at) => r.late.push(format!(
                     "{} via {via:?}: back after {:.1} s",

@@ -212,18 +212,18 @@ impl Report {
                 "open fds flat",
                 f.fds_flat(),
                 format!(
-                    "calm max {} vs fault-phase max {} + {}",
-                    f.fds_calm_max, f.fds_fault_max, f.fds_slack
+                    "calm max {} vs baseline max {} + {}",
+                    f.fds_calm_max, f.fds_base_max, f.fds_slack
                 ),
             ),
             check(
                 "memory flat",
                 f.rss_flat(),
                 format!(
-                    "less the ledger's {:.1} MiB: calm max {:.1} MiB vs fault-phase max {:.1} + {:.1} MiB",
+                    "less the ledger's {:.1} MiB: calm max {:.1} MiB vs baseline max {:.1} + {:.1} MiB",
                     mib(f.ledger_kib),
                     mib(f.rss_calm_max),
-                    mib(f.rss_fault_max),
+                    mib(f.rss_base_max),
                     mib(f.rss_slack_kib)
                 ),
             ),
@@ -320,8 +320,8 @@ impl Report {
         let r = &self.recovery;
         let _ = writeln!(
             s,
-            "max recovery {:.1} s (fleet), {:.1} s (mqtt) (bound {:.0} s)",
-            r.fleet_max_s, r.mqtt_max_s, r.bound_s
+            "max recovery {:.1} s (fleet, {}), {:.1} s (mqtt, {}) (bound {:.0} s)",
+            r.fleet_max_s, r.slowest.0, r.mqtt_max_s, r.slowest.1, r.bound_s
         );
         let _ = writeln!(
             s,
@@ -331,7 +331,7 @@ impl Report {
         let f = &self.resources;
         let _ = writeln!(
             s,
-            "fds {}..{}; rss {:.1}..{:.1} MiB ({} samples after warm-up); panics {}",
+            "fds {}..{}; rss {:.1}..{:.1} MiB ({} samples from the moment all were connected); panics {}",
             f.fds.0,
             f.fds.1,
             mib(f.rss_kib.0),

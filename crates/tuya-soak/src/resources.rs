@@ -11,9 +11,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
-    /// Connections opening, buffers growing to their working size: not compared.
-    Warmup,
-    /// Faults running.
+    /// The first part of the fault phase, from the moment every device is connected (the
+    /// warm-up, connections opening, is over and not sampled): the baseline.
+    Baseline,
+    /// The rest of the fault phase.
     Faults,
     /// Faults stopped.
     Calm,
@@ -83,38 +84,36 @@ pub fn sampler(
 /// The verdict on the samples: calm-phase figures against the fault phase after warm-up.
 #[derive(Debug, Clone, Serialize)]
 pub struct Flatness {
-    /// Smallest and largest fd count after warm-up.
+    /// Smallest and largest fd count over the run.
     pub fds: (u64, u64),
-    /// Smallest and largest resident memory after warm-up, KiB.
+    /// Smallest and largest resident memory over the run, KiB.
     pub rss_kib: (u64, u64),
-    /// Largest fd count in the fault phase (after warm-up), and in the calm phase.
-    pub fds_fault_max: u64,
+    /// Largest fd count in the baseline.
+    pub fds_base_max: u64,
     /// Largest fd count in the calm phase.
     pub fds_calm_max: u64,
-    /// Largest resident memory less the ledger in the fault phase (after warm-up), KiB.
-    pub rss_fault_max: u64,
+    /// Largest resident memory less the ledger in the baseline, KiB.
+    pub rss_base_max: u64,
     /// Largest resident memory less the ledger in the calm phase, KiB.
     pub rss_calm_max: u64,
     /// The ledger's size at the last sample, KiB.
     pub ledger_kib: u64,
-    /// Fds the calm phase may hold beyond the fault phase's largest count.
+    /// Fds the calm phase may hold beyond the baseline's largest count.
     pub fds_slack: u64,
-    /// Resident memory the calm phase may hold beyond the fault phase's largest, KiB.
+    /// Resident memory the calm phase may hold beyond the baseline's largest, KiB.
     pub rss_slack_kib: u64,
-    /// Samples compared.
+    /// Samples taken.
     pub samples: usize,
 }
 
 impl Flatness {
-    /// Judges `samples`. Slack: the fd count may grow by `fds_slack` (connections
-    /// mid-reconnect, the fresh MQTT subscriber of the final check); memory (less the ledger)
-    /// by a quarter of the fault phase's largest, at least 16 MiB (allocator arenas of a
-    /// loaded runtime).
+    /// Judges `samples`: the calm phase against the baseline, so growth over the whole run
+    /// shows. Slack: the fd count may grow by `fds_slack` (connections mid-reconnect, the
+    /// fresh MQTT subscriber of the final check); memory (less the ledger) by a quarter of the
+    /// baseline's largest, at least 16 MiB (buffers reaching their working size, allocator
+    /// arenas of a loaded runtime).
     pub fn of(samples: &[Sample], fds_slack: u64) -> Flatness {
-        let after: Vec<&Sample> = samples
-            .iter()
-            .filter(|s| s.phase != Phase::Warmup)
-            .collect();
+        let after: Vec<&Sample> = samples.iter().collect();
         let range = |f: fn(&Sample) -> u64, ph: Option<Phase>| {
             let v: Vec<u64> = after
                 .iter()
@@ -126,29 +125,29 @@ impl Flatness {
                 v.iter().copied().max().unwrap_or(0),
             )
         };
-        let rss_fault_max = range(|s| s.net_kib(), Some(Phase::Faults)).1;
+        let rss_base_max = range(|s| s.net_kib(), Some(Phase::Baseline)).1;
         Flatness {
             fds: range(|s| s.fds, None),
             rss_kib: range(|s| s.rss_kib, None),
-            fds_fault_max: range(|s| s.fds, Some(Phase::Faults)).1,
+            fds_base_max: range(|s| s.fds, Some(Phase::Baseline)).1,
             fds_calm_max: range(|s| s.fds, Some(Phase::Calm)).1,
-            rss_fault_max,
+            rss_base_max,
             rss_calm_max: range(|s| s.net_kib(), Some(Phase::Calm)).1,
             ledger_kib: samples.last().map_or(0, |s| s.ledger_kib),
             fds_slack,
-            rss_slack_kib: (rss_fault_max / 4).max(16 * 1024),
+            rss_slack_kib: (rss_base_max / 4).max(16 * 1024),
             samples: after.len(),
         }
     }
 
     /// Whether fds stayed flat (and there was something to compare).
     pub fn fds_flat(&self) -> bool {
-        self.fds_fault_max > 0 && self.fds_calm_max <= self.fds_fault_max + self.fds_slack
+        self.fds_base_max > 0 && self.fds_calm_max <= self.fds_base_max + self.fds_slack
     }
 
     /// Whether memory stayed flat.
     pub fn rss_flat(&self) -> bool {
-        self.rss_fault_max > 0 && self.rss_calm_max <= self.rss_fault_max + self.rss_slack_kib
+        self.rss_base_max > 0 && self.rss_calm_max <= self.rss_base_max + self.rss_slack_kib
     }
 }
 
@@ -188,11 +187,11 @@ mod tests {
 
     #[test]
     fn growth_beyond_the_slack_is_not_flat() {
-        let base = [s(Phase::Warmup, 10, 1000), s(Phase::Faults, 40, 30_000)];
+        let base = [s(Phase::Baseline, 40, 30_000), s(Phase::Faults, 10, 1000)];
         let ok = [&base[..], &[s(Phase::Calm, 44, 40_000)]].concat();
         let f = Flatness::of(&ok, 8);
         assert!(f.fds_flat() && f.rss_flat(), "{f:?}");
-        assert_eq!(f.fds, (40, 44));
+        assert_eq!(f.fds, (10, 44));
         let leak = [&base[..], &[s(Phase::Calm, 60, 90_000)]].concat();
         let f = Flatness::of(&leak, 8);
         assert!(!f.fds_flat() && !f.rss_flat(), "{f:?}");

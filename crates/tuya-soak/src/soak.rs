@@ -121,7 +121,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
 
     // ---- the fault phase ----
     let start = Instant::now();
-    let phase = Arc::new(Mutex::new(Phase::Warmup));
+    let phase = Arc::new(Mutex::new(Phase::Baseline));
     let book = ledger.clone();
     let (samples, sampler) = resources::sampler(
         SAMPLE_EVERY,
@@ -129,7 +129,8 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
         phase.clone(),
         Arc::new(move || book.heap_kib()),
     );
-    let warmup = fault_phase.mul_f64(0.25).max(Duration::from_secs(4));
+    // The baseline of the resource samples: the first quarter of the fault phase.
+    let baseline = fault_phase.mul_f64(0.25).max(Duration::from_secs(4));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     for (i, t) in ledger.targets().iter().enumerate() {
@@ -169,7 +170,7 @@ pub async fn run(opts: SoakOptions) -> Result<Report> {
         &opts,
         format!("fault phase: {:.0} s", fault_phase.as_secs_f64()),
     );
-    tokio::time::sleep_until(start + warmup).await;
+    tokio::time::sleep_until(start + baseline).await;
     *phase.lock().unwrap_or_else(|e| e.into_inner()) = Phase::Faults;
     tokio::time::sleep_until(start + fault_phase).await;
 
