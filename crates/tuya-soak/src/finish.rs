@@ -2,6 +2,7 @@
 //! the final-state check (simulator, client fleet and bridge's retained state against the
 //! ledger).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,13 +11,13 @@ use rand::Rng;
 use serde::Serialize;
 use tokio::time::Instant;
 use tuya_local::DeviceConfig;
-use tuya_proto::{DpValue, LocalKey};
+use tuya_proto::{DpId, DpValue, LocalKey};
 
 use crate::bridge::{self, PREFIX};
 use crate::client;
 use crate::fleet_spec::{FLEET_DP, MQTT_DP};
 use crate::ledger::Via;
-use crate::soak::{acked_since, Rig};
+use crate::soak::Rig;
 
 /// Attempts at each final command (a loaded machine may time one out).
 const FINAL_TRIES: usize = 3;
@@ -61,9 +62,10 @@ pub fn recovery_bound() -> Duration {
 /// over.
 pub(crate) async fn wait_recovered(rig: &Rig, t0: Instant, at_least: Duration, bound: Duration) {
     loop {
+        let acks = rig.ledger.first_acks_after(t0);
         let all = rig.ledger.targets().iter().enumerate().all(|(i, t)| {
-            acked_since(rig, i, Via::Fleet, t0)
-                && (!t.bridged || acked_since(rig, i, Via::Mqtt, t0))
+            acks.contains_key(&(i, Via::Fleet))
+                && (!t.bridged || acks.contains_key(&(i, Via::Mqtt)))
         });
         let e = t0.elapsed();
         if (all && e >= at_least) || e >= bound + Duration::from_secs(5) {
@@ -96,13 +98,14 @@ pub(crate) fn recovery(rig: &Rig, t0: Instant, bound: Duration) -> Recovery {
         bound_s: bound.as_secs_f64(),
         late: Vec::new(),
     };
+    let acks = rig.ledger.first_acks_after(t0);
     for (i, t) in rig.ledger.targets().iter().enumerate() {
         let mut paths = vec![(Via::Fleet, &mut r.fleet_max_s, &mut r.slowest.0)];
         if t.bridged {
             paths.push((Via::Mqtt, &mut r.mqtt_max_s, &mut r.slowest.1));
         }
         for (via, max, slowest) in paths {
-            match rig.ledger.first_ack_after(i, via, t0) {
+            match acks.get(&(i, via)).copied() {
                 Some(at) if at.duration_since(t0) <= bound => {
                     let took = at.duration_since(t0).as_secs_f64();
                     if took >= *max {
@@ -182,8 +185,9 @@ pub(crate) async fn final_state(rig: &Arc<Rig>, rng: &mut StdRng) -> StateCheck 
         }
     }
     let changed = Instant::now();
+    let expected = rig.ledger.expected();
     loop {
-        let (sim, fleet) = compare(rig);
+        let (sim, fleet) = compare(rig, &expected);
         check.simulator = sim;
         check.fleet = fleet;
         if (check.simulator.is_empty() && check.fleet.is_empty()) || changed.elapsed() > CONVERGE {
@@ -218,7 +222,7 @@ where
 
 /// The simulator's value of every (target, DP) against the ledger, and the fleet's view
 /// against the simulator.
-fn compare(rig: &Rig) -> (Vec<String>, Vec<String>) {
+fn compare(rig: &Rig, expected: &HashMap<(usize, DpId), i64>) -> (Vec<String>, Vec<String>) {
     let (mut sim_bad, mut fleet_bad) = (Vec::new(), Vec::new());
     for (i, t) in rig.ledger.targets().iter().enumerate() {
         let Some(dev) = rig.sim.device(&t.device_id) else {
@@ -231,7 +235,7 @@ fn compare(rig: &Rig) -> (Vec<String>, Vec<String>) {
         };
         for dp in [FLEET_DP, MQTT_DP] {
             let at_sim = int(dps.get(&dp).cloned());
-            let want = Some(rig.ledger.expected(i, dp).unwrap_or(0));
+            let want = Some(expected.get(&(i, dp)).copied().unwrap_or(0));
             if at_sim != want {
                 sim_bad.push(format!(
                     "{} DP {}: simulator {at_sim:?}, last acknowledged or physical {want:?}",

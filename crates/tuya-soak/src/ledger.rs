@@ -261,32 +261,42 @@ impl Ledger {
             .unwrap_or(0)
     }
 
-    /// The value `target`'s `dp` must end with: the latest of its acknowledged commands (by
-    /// acknowledgement) and physical changes; `None` when neither happened (the initial 0).
-    pub fn expected(&self, target: usize, dp: DpId) -> Option<i64> {
+    /// The value each (target, DP) must end with: the latest of its acknowledged commands (by
+    /// acknowledgement) and physical changes. A pair with neither keeps its initial 0 and is
+    /// not in the map. One pass over the ledger.
+    pub fn expected(&self) -> HashMap<(usize, DpId), i64> {
         let b = lock(&self.book);
-        let acked = b.commands.iter().filter_map(|c| match c.outcome {
-            Outcome::Acked(at) if c.target == target && c.dp == dp => Some((at, c.value)),
-            _ => None,
-        });
-        let phys = b
-            .physical
-            .iter()
-            .filter(|p| p.0 == target && p.1 == dp)
-            .map(|p| (p.3, p.2));
-        acked.chain(phys).max_by_key(|x| x.0).map(|x| x.1)
+        let mut latest: HashMap<(usize, DpId), (Instant, i64)> = HashMap::new();
+        let mut offer = |k: (usize, DpId), at: Instant, v: i64| {
+            let e = latest.entry(k).or_insert((at, v));
+            if at >= e.0 {
+                *e = (at, v);
+            }
+        };
+        for c in &b.commands {
+            if let Outcome::Acked(at) = c.outcome {
+                offer((c.target, c.dp), at, c.value);
+            }
+        }
+        for p in &b.physical {
+            offer((p.0, p.1), p.3, p.2);
+        }
+        latest.into_iter().map(|(k, (_, v))| (k, v)).collect()
     }
 
-    /// The first acknowledgement of a command of `via` to `target` at or after `since`.
-    pub fn first_ack_after(&self, target: usize, via: Via, since: Instant) -> Option<Instant> {
-        lock(&self.book)
-            .commands
-            .iter()
-            .filter_map(|c| match c.outcome {
-                Outcome::Acked(at) if c.target == target && c.via == via && at >= since => Some(at),
-                _ => None,
-            })
-            .min()
+    /// The first acknowledgement at or after `since` of each (target, path) that had one. One
+    /// pass over the ledger.
+    pub fn first_acks_after(&self, since: Instant) -> HashMap<(usize, Via), Instant> {
+        let mut first: HashMap<(usize, Via), Instant> = HashMap::new();
+        for c in &lock(&self.book).commands {
+            if let Outcome::Acked(at) = c.outcome {
+                if at >= since {
+                    let e = first.entry((c.target, c.via)).or_insert(at);
+                    *e = (*e).min(at);
+                }
+            }
+        }
+        first
     }
 
     /// The figures of `via` (`None`: every command), and a description of each lost or twice

@@ -19,7 +19,7 @@ use crate::client::{self, Clients};
 use crate::faults::{self, Fault, Schedule};
 use crate::finish;
 use crate::fleet_spec::{self, SoakDevice, FLEET_DP, MQTT_DP};
-use crate::ledger::{Ledger, Via};
+use crate::ledger::Ledger;
 use crate::report::Report;
 use crate::resources::{self, Phase};
 use crate::SoakOptions;
@@ -312,9 +312,4 @@ async fn physical_changes(rig: Arc<Rig>, seed: u64, stop: Arc<AtomicBool>) {
         let dp = if rng.gen_bool(0.5) { FLEET_DP } else { MQTT_DP };
         rig.physical(t, dp);
     }
-}
-
-/// Whether a target has been acknowledged through `via` since `t0`.
-pub(crate) fn acked_since(rig: &Rig, target: usize, via: Via, t0: Instant) -> bool {
-    rig.ledger.first_ack_after(target, via, t0).is_some()
 }
