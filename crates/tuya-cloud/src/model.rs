@@ -76,8 +76,9 @@ fn non_empty(s: Option<String>) -> Option<String> {
 }
 
 impl CloudDevice {
-    /// A device from a cloud record (either API's field names); `None` without an id.
-    pub(crate) fn from_record(v: &Value) -> Option<Self> {
+    /// A device from a cloud record (either API's field names); `None` without an id. Public
+    /// so that a reply fetched some other way (and the fuzz target) reads the same.
+    pub fn from_record(v: &Value) -> Option<Self> {
         let id = non_empty(text(v, &["id", "devId", "device_id"]))?;
         let sub = match v.get("sub") {
             Some(Value::Bool(b)) => *b,
@@ -189,7 +190,7 @@ fn entry(code: String, kind: String, raw: Option<&Value>) -> Value {
 
 /// The mapping of an OpenAPI `/v1.1/devices/{id}/specifications` result: `status` then
 /// `functions`, items `{code, dp_id (or dpId), type, values}`; the first entry for a DP wins.
-pub(crate) fn mapping_from_specs(result: &Value) -> Value {
+pub fn mapping_from_specs(result: &Value) -> Value {
     let mut m = Map::new();
     for list in ["status", "functions"] {
         let Some(items) = result.get(list).and_then(Value::as_array) else {
@@ -211,7 +212,7 @@ pub(crate) fn mapping_from_specs(result: &Value) -> Value {
 
 /// The mapping of an app API `/v1.0/m/life/devices/{id}/status` result:
 /// `dpStatusRelationDTOS[{dpId, statusCode, valueType, valueDesc}]`.
-pub(crate) fn mapping_from_status(result: &Value) -> Value {
+pub fn mapping_from_status(result: &Value) -> Value {
     let mut m = Map::new();
     if let Some(items) = result.get("dpStatusRelationDTOS").and_then(Value::as_array) {
         for it in items {

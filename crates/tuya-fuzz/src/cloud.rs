@@ -1,5 +1,5 @@
-//! What the cloud clients make of the cloud's JSON: its replies are parsed inside the HTTP
-//! code (`pub(crate)`), so this fuzzes what is public around them: the records the replies
+//! What the cloud clients make of the cloud's JSON: the parsers they run on a reply's `result`
+//! (device records, DP mappings of either API), the records the replies
 //! become ([`CloudDevice`], [`Session`]) and the stored login ([`CloudConfig`]) from any JSON,
 //! their conversion into devices.json entries and the merge of those, the error a reply's
 //! `code` becomes, the sealed `result` of the app API opened with the vectors' request keys,
@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 use tuya_cloud::sharing::RequestKey;
 use tuya_cloud::store::Method;
-use tuya_cloud::{CloudConfig, CloudDevice, CloudError, Session};
+use tuya_cloud::{model, CloudConfig, CloudDevice, CloudError, Session};
 use tuya_devices::import::{self, Format};
 use tuya_devices::DevicesFile;
 
@@ -146,8 +146,44 @@ fn config(c: &CloudConfig) {
     });
 }
 
+/// The parsers the HTTP clients run on a reply's `result`: device records (a list, or one) and
+/// DP mappings from either API's schema.
+fn result(v: &Value) {
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => std::iter::once(v)
+            .chain(o.values().filter_map(Value::as_array).flatten())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for it in items {
+        if let Some(d) = CloudDevice::from_record(it) {
+            assert!(!d.id.is_empty(), "a record without an id became a device");
+            device(&d);
+        }
+    }
+    for (m, lists) in [
+        (model::mapping_from_specs(v), &["status", "functions"][..]),
+        (model::mapping_from_status(v), &["dpStatusRelationDTOS"][..]),
+    ] {
+        let m = m.as_object().expect("a mapping is an object");
+        // One entry per DP at most, each from an item of the lists read.
+        let items: usize = lists
+            .iter()
+            .filter_map(|l| v.get(*l).and_then(Value::as_array))
+            .map(Vec::len)
+            .sum();
+        assert!(m.len() <= items, "{} entries from {items} items", m.len());
+        assert!(m.values().all(|e| e.get("code").is_some()), "{m:?}");
+    }
+}
+
 /// A reply's envelope: the error its `code` names, and its device list as tinytuya saves it.
 fn reply(v: &Value) {
+    result(v);
+    if let Some(r) = v.get("result") {
+        result(r);
+    }
     if let Some(code) = v.get("code") {
         let code = match code {
             Value::String(s) => s.clone(),
