@@ -81,7 +81,8 @@ pub struct Ledger {
     origin: Instant,
     targets: Vec<Target>,
     book: Mutex<Book>,
-    applied: Mutex<HashMap<AppliedKey, u32>>,
+    /// Times applied, and when first (the simulator logs a frame just before acting on it).
+    applied: Mutex<HashMap<AppliedKey, (u32, Instant)>>,
     handshakes: Mutex<HashMap<String, u32>>,
 }
 
@@ -108,6 +109,9 @@ pub struct Figures {
     pub lost_no_outcome: u64,
     /// Values applied more than once.
     pub applied_twice: u64,
+    /// Acknowledged before the device had the command: the client took another frame (a late
+    /// reply to an earlier request) for this command's acknowledgement.
+    pub acked_early: u64,
 }
 
 impl Figures {
@@ -161,13 +165,15 @@ impl Ledger {
                     let Some(req) = ControlRequest::parse_bytes(ev.payload.as_bytes()) else {
                         return;
                     };
+                    let now = Instant::now();
                     let mut applied = lock(&me.applied);
                     for (dp, v) in &req.dps {
                         if let (true, DpValue::Integer(v)) = (*dp == FLEET_DP || *dp == MQTT_DP, v)
                         {
-                            *applied
+                            applied
                                 .entry((ev.device.clone(), req.cid.clone(), dp.0, *v))
-                                .or_default() += 1;
+                                .or_insert((0, now))
+                                .0 += 1;
                         }
                     }
                 }
@@ -237,7 +243,7 @@ impl Ledger {
         drop(b);
         let applied = lock(&self.applied);
         // Key, value and the table's control byte, with the device id and cid strings.
-        let entry = std::mem::size_of::<(AppliedKey, u32)>() + 1 + 40;
+        let entry = std::mem::size_of::<(AppliedKey, (u32, Instant))>() + 1 + 40;
         let applied = applied.capacity() * entry;
         ((commands + reasons + physical + applied) / 1024) as u64
     }
@@ -254,11 +260,15 @@ impl Ledger {
 
     /// How many times the simulator applied `value` on `target`'s `dp`.
     pub fn applied(&self, target: usize, dp: DpId, value: i64) -> u32 {
+        self.applied_at(target, dp, value).map_or(0, |a| a.0)
+    }
+
+    /// How many times, and when first.
+    fn applied_at(&self, target: usize, dp: DpId, value: i64) -> Option<(u32, Instant)> {
         let t = &self.targets[target];
         lock(&self.applied)
             .get(&(t.device_id.clone(), t.cid.clone(), dp.0, value))
             .copied()
-            .unwrap_or(0)
     }
 
     /// The value each (target, DP) must end with: the latest of its acknowledged commands (by
@@ -309,7 +319,8 @@ impl Ledger {
                 continue;
             }
             f.sent += 1;
-            let n = self.applied(c.target, c.dp, c.value);
+            let applied = self.applied_at(c.target, c.dp, c.value);
+            let n = applied.map_or(0, |a| a.0);
             let what = || {
                 format!(
                     "{:?} command {} = {} to {} sent at {:.1} s",
@@ -321,11 +332,19 @@ impl Ledger {
                 )
             };
             match &c.outcome {
-                Outcome::Acked(_) => {
+                Outcome::Acked(at) => {
                     f.acknowledged += 1;
                     if n == 0 {
                         f.lost_acked_unapplied += 1;
                         bad.push(format!("lost: {} acknowledged, never applied", what()));
+                    } else if applied.is_some_and(|a| a.1 > *at) {
+                        f.acked_early += 1;
+                        bad.push(format!(
+                            "early: {} acknowledged at {:.3} s, reached the device at {:.3} s",
+                            what(),
+                            self.since_origin(*at),
+                            applied.map_or(0.0, |a| self.since_origin(a.1))
+                        ));
                     }
                 }
                 Outcome::Failed(reason) => {

@@ -173,6 +173,14 @@ impl Report {
                 format!("{} applied more than once", commands.applied_twice),
             ),
             check(
+                "no acknowledgement before the command reached the device",
+                commands.acked_early == 0,
+                format!(
+                    "{} acknowledged early (another frame taken for their acknowledgement)",
+                    commands.acked_early
+                ),
+            ),
+            check(
                 "final commands acknowledged",
                 state.final_unacked.is_empty(),
                 first(&state.final_unacked),
@@ -376,10 +384,11 @@ fn line(f: &Figures) -> String {
         )
     };
     format!(
-        "sent {}, acknowledged {}, failed {failed}, lost {}, applied twice {}",
+        "sent {}, acknowledged {}, failed {failed}, lost {}, applied twice {}, acknowledged early {}",
         f.sent,
         f.acknowledged,
         f.lost(),
-        f.applied_twice
+        f.applied_twice,
+        f.acked_early
     )
 }
