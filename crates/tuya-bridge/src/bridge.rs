@@ -103,7 +103,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
             _ = &mut shutdown => break,
             ev = fleet.next_event() => match ev {
                 Some(ev) => {
-                    let conn = ev.id.to_string();
+                    let conn = ev.id.clone();
                     // Only connects, disconnects and errors change a device's problem.
                     let may_change_problem = !matches!(ev.event, Event::Update { .. } | Event::Notice(_));
                     if let Some(h) = &hub {
@@ -159,7 +159,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
                     Ok(dps) => json!({"command": o.command, "ok": true, "dps": tuya_proto::dp::dps_to_json(dps)}),
                     Err(e) => json!({"command": o.command, "ok": false, "error": e.to_string(), "kind": publish::error_kind(e)}),
                 };
-                out.keep(&format!("{}/result", n.base), body.to_string()).await;
+                out.keep(&n.topic("result"), body.to_string()).await;
             }
             Some(c) = next_web_command(&mut web) => {
                 if let Some(h) = &hub {
@@ -188,8 +188,7 @@ pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Resul
     }
     // A clean shutdown: every device and the bridge itself offline, retained.
     for n in &nodes.nodes {
-        out.state(&format!("{}/status", n.base), "offline", true)
-            .await;
+        out.state(&n.topic("status"), "offline", true).await;
     }
     out.state(&bridge_status, "offline", true).await;
     if let Some(w) = web {
@@ -220,21 +219,21 @@ async fn next_web_command(web: &mut Option<Web>) -> Option<tuya_web::Command> {
 
 /// The page's view of a device event: online state, the full state on connect, changes.
 fn web_event(hub: &tuya_web::Hub, nodes: &Nodes, fleet: &Fleet, ev: &TaggedEvent) {
-    let conn = ev.id.to_string();
+    let conn = &*ev.id;
     match &ev.event {
         Event::Connected { version } => {
-            for i in nodes.on_connection(&conn) {
+            for i in nodes.on_connection(conn) {
                 hub.set_online(i, Some(*version));
                 hub.update(i, &publish::state_of(&nodes.nodes[i], fleet));
             }
         }
         Event::Disconnected { .. } => {
-            for i in nodes.on_connection(&conn) {
+            for i in nodes.on_connection(conn) {
                 hub.set_online(i, None);
             }
         }
         Event::Update { cid, changed, .. } => {
-            if let Some(i) = nodes.of(&conn, cid.as_deref()) {
+            if let Some(i) = nodes.of(conn, cid.as_deref()) {
                 hub.update(i, changed);
             }
         }
@@ -266,7 +265,7 @@ async fn on_announcement(
     if n.announced == Some(now) {
         return;
     }
-    let known = n.version.or(n.entry.version());
+    let known = n.version.or(n.entry.version);
     if let (Some(v), Some(k)) = (d.version, known) {
         if v != k {
             tracing::warn!(
@@ -320,7 +319,7 @@ async fn on_device_event(
     rekey: &mut Rekey,
     ev: TaggedEvent,
 ) {
-    let conn = ev.id.to_string();
+    let conn = ev.id.clone();
     let Some(dev) = fleet.device(&conn) else {
         return;
     };
@@ -331,7 +330,7 @@ async fn on_device_event(
                 let n = &mut nodes.nodes[i];
                 n.online = true;
                 n.problem = None;
-                if let Some(listed) = n.entry.version() {
+                if let Some(listed) = n.entry.version {
                     if listed != version && n.version != Some(version) {
                         tracing::warn!(
                             "{}: devices.json says protocol {listed}, the device speaks {version}",
@@ -344,7 +343,7 @@ async fn on_device_event(
                 if let Some(cid) = nodes.nodes[i].cid.clone() {
                     // A child's state is only known once asked for; the answer arrives as an
                     // update.
-                    let child = dev.child(cid);
+                    let child = dev.child(&*cid);
                     tokio::spawn(async move {
                         let _ = child.status().await;
                     });
@@ -367,8 +366,7 @@ async fn on_device_event(
                 if problem.is_some() {
                     n.problem = problem.clone();
                 }
-                out.state(&format!("{}/status", n.base), "offline", true)
-                    .await;
+                out.state(&n.topic("status"), "offline", true).await;
                 publish::info(ctx, out, &nodes.nodes[i], fleet).await;
             }
         }
@@ -439,11 +437,15 @@ async fn on_command(
         CommandTopic::Dp(dp) => {
             let v = topics::parse_text_value(&text);
             let dps: Dps = [(dp, v)].into_iter().collect();
-            (dps, n.cid.clone(), json!({"dp": dp.0, "value": text}))
+            (
+                dps,
+                n.cid.as_deref().map(str::to_string),
+                json!({"dp": dp.0, "value": text}),
+            )
         }
         CommandTopic::DpsJson => match topics::parse_json_command(payload) {
             Ok(c) => {
-                let cid = c.cid.or_else(|| n.cid.clone());
+                let cid = c.cid.or_else(|| n.cid.as_deref().map(str::to_string));
                 (
                     c.dps,
                     cid,
@@ -475,6 +477,5 @@ async fn on_command(
 
 async fn refuse(out: &mut Publisher, n: &crate::nodes::Node, command: Value, e: String) {
     let body = json!({"command": command, "ok": false, "error": e, "kind": "bad_command"});
-    out.keep(&format!("{}/result", n.base), body.to_string())
-        .await;
+    out.keep(&n.topic("result"), body.to_string()).await;
 }

@@ -1,13 +1,14 @@
 //! What the bridge publishes for a device: availability, info, state, discovery.
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
 use tuya_local::Fleet;
 use tuya_proto::Dps;
 
 use crate::config::BridgeConfig;
 use crate::ha;
 use crate::mqtt::Publisher;
-use crate::nodes::{Node, Nodes};
+use crate::nodes::{Listing, Node, Nodes};
 use crate::topics::{state_text, Topics};
 
 /// What publishing needs besides the device.
@@ -23,7 +24,7 @@ pub(crate) fn state_of(n: &Node, fleet: &Fleet) -> Dps {
         return Dps::new();
     };
     match &n.cid {
-        Some(c) => dev.child(c.clone()).state(),
+        Some(c) => dev.child(&**c).state(),
         None => dev.state(),
     }
 }
@@ -51,7 +52,7 @@ pub(crate) async fn changes(out: &mut Publisher, n: &Node, changed: &Dps) {
         return;
     }
     let obj = tuya_proto::dp::dps_to_json(changed);
-    out.state(&format!("{}/dps/state", n.base), obj.to_string(), false)
+    out.state(&n.topic("dps/state"), obj.to_string(), false)
         .await;
     for (dp, v) in changed {
         out.state(&format!("{}/dps/{dp}/state", n.base), state_text(v), true)
@@ -65,29 +66,47 @@ pub(crate) async fn full_state(out: &mut Publisher, n: &Node, fleet: &Fleet) {
     changes(out, n, &dps).await;
 }
 
+/// The body of the `info` topic, in the order of its fields.
+#[derive(Serialize)]
+struct Info<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    ip: Option<String>,
+    cid: Option<&'a str>,
+    version: Option<&'static str>,
+    version_in_devices_json: Option<&'static str>,
+    product_key: Option<&'a Value>,
+    category: Option<&'a Value>,
+    announced_version: Option<&'static str>,
+    announced_ip: Option<String>,
+    online: bool,
+    problem: Option<&'a str>,
+    bridge: &'a str,
+}
+
 /// The retained `info` topic.
 pub(crate) async fn info(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &Fleet) {
     let e = &n.entry;
-    let ip = fleet
-        .device(&n.conn)
-        .map(|d| d.config().addr.ip().to_string());
-    let body = json!({
-        "id": e.id,
-        "name": e.name,
-        "ip": ip,
-        "cid": n.cid,
-        "version": n.version.or(e.version()).map(|v| v.as_str()),
-        "version_in_devices_json": e.version().map(|v| v.as_str()),
-        "product_key": e.extra.get("product_key"),
-        "category": e.extra.get("category"),
-        "announced_version": n.announced.and_then(|a| a.0).map(|v| v.as_str()),
-        "announced_ip": n.announced.map(|a| a.1.to_string()),
-        "online": n.online,
-        "problem": n.problem,
-        "bridge": ctx.cfg.instance,
-    });
-    out.state(&format!("{}/info", n.base), body.to_string(), true)
-        .await;
+    let body = Info {
+        id: &e.id,
+        name: e.name.as_deref(),
+        ip: fleet
+            .device(&n.conn)
+            .map(|d| d.config().addr.ip().to_string()),
+        cid: n.cid.as_deref(),
+        version: n.version.or(e.version).map(|v| v.as_str()),
+        version_in_devices_json: e.version.map(|v| v.as_str()),
+        product_key: e.product_key.as_ref(),
+        category: e.category.as_ref(),
+        announced_version: n.announced.and_then(|a| a.0).map(|v| v.as_str()),
+        announced_ip: n.announced.map(|a| a.1.to_string()),
+        online: n.online,
+        problem: n.problem.as_deref(),
+        bridge: &ctx.cfg.instance,
+    };
+    // Serialising a struct cannot fail.
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    out.state(&n.topic("info"), body, true).await;
 }
 
 /// The device's discovery config, if discovery is on.
@@ -98,32 +117,24 @@ pub(crate) async fn discovery(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, flee
     let overrides = ctx
         .cfg
         .overrides
-        .get(&n.entry.id)
+        .get(&*n.entry.id)
         .or_else(|| {
             n.entry
                 .name
-                .as_ref()
+                .as_deref()
                 .and_then(|nm| ctx.cfg.overrides.get(nm))
         })
         .map(|o| o.dps.clone())
         .unwrap_or_default();
-    let str_field = |k: &str| {
-        n.entry
-            .extra
-            .get(k)
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
     let info = ha::DeviceInfo {
-        object_id: n.object_id.clone(),
+        object_id: n.object_id.to_string(),
         name: n.entry.label().to_string(),
-        base: n.base.clone(),
+        base: n.base.to_string(),
         extra_availability: vec![ctx.bridge_status.to_string()],
-        category: str_field("category"),
-        product_key: str_field("product_key"),
-        model: str_field("model").or_else(|| str_field("product_name")),
-        mapping: n.entry.mapping.clone(),
+        category: Listing::text(&n.entry.category),
+        product_key: Listing::text(&n.entry.product_key),
+        model: n.entry.model.as_deref().map(str::to_string),
+        mapping: n.entry.mapping(),
         dps: state_of(n, fleet),
         via_device: n.cid.as_ref().map(|_| ha::sanitize_id(&n.conn)),
         overrides,
@@ -145,7 +156,7 @@ pub(crate) async fn discovery(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, flee
 /// Availability, info, discovery and state of one device.
 pub(crate) async fn node(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &Fleet) {
     let status = if n.online { "online" } else { "offline" };
-    out.state(&format!("{}/status", n.base), status, true).await;
+    out.state(&n.topic("status"), status, true).await;
     info(ctx, out, n, fleet).await;
     discovery(ctx, out, n, fleet).await;
     if n.online {
@@ -169,5 +180,38 @@ pub(crate) async fn discovery_all(
 ) {
     for n in &nodes.nodes {
         discovery(ctx, out, n, fleet).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_keeps_its_fields_their_order_and_their_json() {
+        let (pk, cat) = (Value::from("pk1"), Value::from(7));
+        let body = Info {
+            id: "bf01",
+            name: Some("Lamp"),
+            ip: Some("10.0.0.2".into()),
+            cid: None,
+            version: Some("3.4"),
+            version_in_devices_json: None,
+            product_key: Some(&pk),
+            category: Some(&cat),
+            announced_version: None,
+            announced_ip: Some("10.0.0.3".into()),
+            online: true,
+            problem: Some("wrong key"),
+            bridge: "home",
+        };
+        // What `info` always said, key for key.
+        let was = serde_json::json!({
+            "id": "bf01", "name": "Lamp", "ip": "10.0.0.2", "cid": null, "version": "3.4",
+            "version_in_devices_json": null, "product_key": "pk1", "category": 7,
+            "announced_version": null, "announced_ip": "10.0.0.3", "online": true,
+            "problem": "wrong key", "bridge": "home",
+        });
+        assert_eq!(serde_json::to_string(&body).unwrap(), was.to_string());
     }
 }

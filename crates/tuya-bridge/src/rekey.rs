@@ -120,7 +120,7 @@ impl Rekey {
                 Err(e) => tracing::warn!("cannot write {}: {e}", cfg.devices.display()),
             }
         }
-        let mut conns: Vec<String> = nodes.nodes.iter().map(|n| n.conn.clone()).collect();
+        let mut conns: Vec<String> = nodes.nodes.iter().map(|n| n.conn.to_string()).collect();
         conns.sort();
         conns.dedup();
         let mut done = Vec::new();
@@ -143,12 +143,9 @@ impl Rekey {
                 continue;
             }
             let members: Vec<usize> = nodes.on_connection(&conn).collect();
+            // The nodes keep no key: the connection has the new one.
             for i in members {
-                let n = &mut nodes.nodes[i];
-                if n.entry.id == conn {
-                    n.entry.key = entry.key.clone();
-                }
-                n.problem = None;
+                nodes.nodes[i].problem = None;
             }
             tracing::info!("{}: a new key from the cloud; reconnecting", entry.label());
             done.push(conn);

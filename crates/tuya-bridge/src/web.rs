@@ -26,15 +26,15 @@ fn views(nodes: &Nodes, fleet: &Fleet) -> Vec<View> {
         .nodes
         .iter()
         .map(|n| {
-            let mut v = View::new(n.entry.id.clone(), n.entry.label().to_string());
-            v.cid = n.cid.clone();
+            let mut v = View::new(n.entry.id.to_string(), n.entry.label().to_string());
+            v.cid = n.cid.as_deref().map(str::to_string);
             if n.cid.is_some() {
-                v.gateway = Some(n.conn.clone());
+                v.gateway = Some(n.conn.to_string());
             }
             v.ip = fleet
                 .device(&n.conn)
                 .map(|d| d.config().addr.ip().to_string());
-            if let Some(m) = n.entry.mapping.clone().filter(|m| m.is_object()) {
+            if let Some(m) = n.entry.mapping().filter(|m| m.is_object()) {
                 v.mapping = m;
             }
             v
@@ -103,7 +103,7 @@ pub(crate) fn apply(c: Command, hub: &Hub, nodes: &Nodes, fleet: &Fleet) {
         let _ = c.reply.send(Err(CommandError::Offline(label)));
         return;
     };
-    let (cid, hub, node) = (n.cid.clone(), hub.clone(), c.node);
+    let (cid, hub, node) = (n.cid.as_deref().map(str::to_string), hub.clone(), c.node);
     tokio::spawn(async move {
         let result = match cid {
             Some(cid) => dev.child(cid).set(c.dps).await,
