@@ -448,8 +448,9 @@ async fn run(args: &[String]) -> R<()> {
             )
         );
         say!(
-            "CPU time for the {name} commands: {}",
-            cpu_text(*cpu, &peers, used)
+            "CPU time for the {name} commands: {} (bridge {:.0} µs per command)",
+            cpu_text(*cpu, &peers, used),
+            cpu.as_secs_f64() * 1e6 / trips.len().max(1) as f64
         );
     }
     say!(
