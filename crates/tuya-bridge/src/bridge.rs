@@ -42,6 +42,46 @@ pub(crate) struct Outcome {
 
 /// Runs the bridge until `shutdown` resolves, then marks every device and itself offline.
 pub async fn run(cfg: BridgeConfig, shutdown: impl Future<Output = ()>) -> Result<(), BridgeError> {
+    // The loop is a task of its own, so that on a multi-threaded runtime it runs on a worker:
+    // the tasks it wakes (the broker connection's, a device's) then run next on the same
+    // thread instead of being woken across threads: a quarter to a third less CPU per command
+    // (BENCHMARKS.md). Dropping `run` still stops it.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut task = AbortOnDrop(tokio::spawn(serve(cfg, async {
+        let _ = stopped.await;
+    })));
+    tokio::select! {
+        r = &mut task.0 => return joined(r),
+        _ = shutdown => {}
+    }
+    let _ = stop.send(());
+    joined((&mut task.0).await)
+}
+
+/// A task that ends with its handle.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The loop's outcome; its panic goes on as the caller's.
+fn joined(r: Result<Result<(), BridgeError>, tokio::task::JoinError>) -> Result<(), BridgeError> {
+    match r {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(_) => Ok(()),
+    }
+}
+
+/// The bridge itself, until `shutdown` resolves (see [`run`]).
+async fn serve(
+    cfg: BridgeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BridgeError> {
     if let Some(w) = tuya_local::devices::exposure_warning(&cfg.devices) {
         tracing::warn!("{w}");
     }
