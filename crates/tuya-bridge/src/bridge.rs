@@ -379,6 +379,7 @@ async fn on_device_event(
                     }
                 }
                 n.version = Some(version);
+                n.settled = true;
                 publish::node(ctx, out, &nodes.nodes[i], fleet).await;
                 if let Some(cid) = nodes.nodes[i].cid.clone() {
                     // A child's state is only known once asked for; the answer arrives as an
@@ -422,16 +423,29 @@ async fn on_device_event(
         Event::Notice(n) => tracing::info!(device = %conn, "{n}"),
         Event::Error(e) => {
             tracing::debug!(device = %conn, "{e}");
-            if let Some(err @ tuya_local::Error::WrongKey(_)) = dev.last_error() {
-                rekey.wanted();
-                let problem = rekey.problem(&err, ctx.cfg);
-                let members: Vec<usize> = nodes.on_connection(&conn).collect();
-                for i in members {
-                    if nodes.nodes[i].problem.is_none() {
-                        tracing::warn!("{}: {problem}", nodes.nodes[i].entry.label());
-                        nodes.nodes[i].problem = Some(problem.clone());
-                        publish::info(ctx, out, &nodes.nodes[i], fleet).await;
-                    }
+            let refused = match dev.last_error() {
+                Some(err @ tuya_local::Error::WrongKey(_)) => {
+                    rekey.wanted();
+                    Some(rekey.problem(&err, ctx.cfg))
+                }
+                _ => None,
+            };
+            let members: Vec<usize> = nodes.on_connection(&conn).collect();
+            for i in members {
+                let n = &mut nodes.nodes[i];
+                // A failed first attempt: the info and discovery held back until now.
+                let first = !n.settled;
+                n.settled = true;
+                let mut changed = false;
+                if let (Some(p), None) = (&refused, &n.problem) {
+                    tracing::warn!("{}: {p}", n.entry.label());
+                    n.problem = Some(p.clone());
+                    changed = true;
+                }
+                if first {
+                    publish::details(ctx, out, &nodes.nodes[i], fleet).await;
+                } else if changed {
+                    publish::info(ctx, out, &nodes.nodes[i], fleet).await;
                 }
             }
         }

@@ -73,6 +73,9 @@ pub struct Node {
     pub cid: Option<Box<str>>,
     /// Whether its connection is up.
     pub online: bool,
+    /// Whether its connection's first attempt has ended (connected or failed). Until then its
+    /// info and discovery config are held back: the attempt changes them within moments.
+    pub settled: bool,
     /// A problem worth showing on `info` (a wrong key: the device was re-paired).
     pub problem: Option<String>,
     /// The protocol version in use, once connected.
@@ -243,6 +246,7 @@ impl Nodes {
                 conn,
                 cid: r.cid.map(Box::from),
                 online: false,
+                settled: false,
                 problem: None,
                 version: None,
                 announced: None,

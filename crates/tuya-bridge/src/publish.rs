@@ -153,12 +153,22 @@ pub(crate) async fn discovery(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, flee
     .await;
 }
 
-/// Availability, info, discovery and state of one device.
-pub(crate) async fn node(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &Fleet) {
-    let status = if n.online { "online" } else { "offline" };
-    out.state(&n.topic("status"), status, true).await;
+/// The retained details of a device: its info and discovery config.
+pub(crate) async fn details(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &Fleet) {
     info(ctx, out, n, fleet).await;
     discovery(ctx, out, n, fleet).await;
+}
+
+/// Info, discovery, availability and state of one device. A device whose first connection
+/// attempt is still under way gets its availability only: the attempt publishes the rest
+/// within moments (see [`Node::settled`]), so a start-up does not publish them twice. The info
+/// comes before the availability, so that a device seen online always has its info out.
+pub(crate) async fn node(ctx: &Ctx<'_>, out: &mut Publisher, n: &Node, fleet: &Fleet) {
+    if n.settled {
+        details(ctx, out, n, fleet).await;
+    }
+    let status = if n.online { "online" } else { "offline" };
+    out.state(&n.topic("status"), status, true).await;
     if n.online {
         full_state(out, n, fleet).await;
     }

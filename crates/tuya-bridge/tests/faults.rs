@@ -1,6 +1,6 @@
 //! The bridge through faults: the broker killed and restarted (its retained state lost), a
-//! device going offline and coming back, commands for an unreachable device, and two shards
-//! sharing one broker.
+//! device going offline and coming back, one unreachable from the start, commands for an
+//! unreachable device, and two shards sharing one broker.
 
 mod common;
 
@@ -129,6 +129,40 @@ async fn a_device_going_offline_is_marked_so_and_comes_back_with_its_state() {
         // Other devices were never affected.
         assert_eq!(seen.get("tuya/plug_1/status").as_deref(), Some("online"));
         assert_eq!(seen.count("tuya/plug_1/status"), plug_statuses);
+        bridge.stop().await;
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_device_unreachable_at_start_gets_its_info_and_discovery_from_its_first_attempt() {
+    bounded(async {
+        let broker = Broker::start().await;
+        let specs = home(90);
+        let sim = start_sim(specs.clone(), SimOptions::default()).await;
+        let bulb = sim.device(&specs[1].id).unwrap();
+        bulb.set_online(false);
+        let (_dir, devices) = devices_file(&specs);
+        let obs = observe(broker.port, "observer-unreachable").await;
+        let bridge = start_bridge(bridge_config(&broker.url(), &devices, "late", None));
+        let seen = &obs.seen;
+        seen.wait_for("tuya/plug_1/status", "online").await;
+        // The first attempt failed: offline, said so on info, and known to Home Assistant.
+        seen.wait_for("tuya/bulb_2/status", "offline").await;
+        let info = seen
+            .wait_until("tuya/bulb_2/info", |p| p.contains("\"online\":false"))
+            .await;
+        let info: Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(info["bridge"], "late");
+        let config = |s: &tuya_sim::DeviceSpec| format!("homeassistant/device/{}/config", s.id);
+        seen.wait_until(&config(&specs[1]), |p| p.contains("\"cmps\""))
+            .await;
+        // Once it answers, its info follows it online.
+        bulb.set_online(true);
+        seen.wait_for("tuya/bulb_2/status", "online").await;
+        let info = seen.get("tuya/bulb_2/info").unwrap();
+        assert!(info.contains("\"online\":true"), "{info}");
         bridge.stop().await;
         sim.shutdown().await;
     })
