@@ -88,7 +88,7 @@ async fn serve(
     let file = DevicesFile::load(&cfg.devices).map_err(|e| BridgeError::Devices(e.to_string()))?;
     let topics = Topics::new(&cfg.prefix);
     let (mut nodes, conns, skipped) = Nodes::build(&file, &cfg, &topics);
-    // Each node keeps its own entry: the parsed file is not needed any more.
+    // The nodes keep what they use of it: the parsed file is not needed any more.
     drop(file);
     for s in &skipped {
         tracing::warn!("not bridged: {}: {}", s.label, s.why);
