@@ -2,6 +2,10 @@
 //! devices, the server started on the bridge's runtime, and the page's commands applied like
 //! MQTT ones.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tuya_local::Fleet;
 use tuya_web::{Command, CommandError, Hub, View, WebConfig};
@@ -20,8 +24,10 @@ pub(crate) struct Web {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// One view per bridged device, in the order of `nodes` (the hub's indices are theirs).
+/// One view per bridged device, in the order of `nodes` (the hub's indices are theirs). Nodes
+/// sharing a mapping share its parsed form too.
 fn views(nodes: &Nodes, fleet: &Fleet) -> Vec<View> {
+    let mut parsed: HashMap<*const str, Arc<Value>> = HashMap::new();
     nodes
         .nodes
         .iter()
@@ -34,8 +40,14 @@ fn views(nodes: &Nodes, fleet: &Fleet) -> Vec<View> {
             v.ip = fleet
                 .device(&n.conn)
                 .map(|d| d.config().addr.ip().to_string());
-            if let Some(m) = n.entry.mapping().filter(|m| m.is_object()) {
-                v.mapping = m;
+            if let Some(text) = &n.entry.mapping {
+                let m = parsed.entry(Arc::as_ptr(text)).or_insert_with(|| {
+                    let m = serde_json::from_str(text).unwrap_or(Value::Null);
+                    Arc::new(m)
+                });
+                if m.is_object() {
+                    v.mapping = m.clone();
+                }
             }
             v
         })

@@ -39,8 +39,9 @@ pub struct View {
     pub problem: Option<String>,
     /// The DPs' last known values, by DP number.
     pub dps: Map<String, Value>,
-    /// The DP mapping from devices.json (`{"<dp>": {"code", "type", "values"}}`), or `{}`.
-    pub mapping: Value,
+    /// The DP mapping from devices.json (`{"<dp>": {"code", "type", "values"}}`), or `{}`;
+    /// shared, since a home has many devices of one product.
+    pub mapping: Arc<Value>,
 }
 
 impl View {
@@ -57,7 +58,7 @@ impl View {
             last_seen: None,
             problem: None,
             dps: Map::new(),
-            mapping: Value::Object(Map::new()),
+            mapping: Arc::new(Value::Object(Map::new())),
         }
     }
 
@@ -71,7 +72,7 @@ impl View {
             "last_seen": self.last_seen.map(rfc3339),
             "problem": self.problem,
             "dps": self.dps,
-            "mapping": self.mapping,
+            "mapping": *self.mapping,
         });
         if let Some(c) = &self.cid {
             o["cid"] = Value::String(c.clone());
@@ -273,7 +274,7 @@ impl Hub {
     }
 
     /// The DP mapping of a device, for checking a command's values.
-    pub fn mapping(&self, node: usize) -> Option<(String, bool, Value)> {
+    pub fn mapping(&self, node: usize) -> Option<(String, bool, Arc<Value>)> {
         let st = self.read();
         let v = st.views.get(node)?;
         Some((v.name.clone(), v.online, v.mapping.clone()))

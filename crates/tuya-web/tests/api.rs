@@ -23,8 +23,9 @@ impl Drop for Server {
 /// A hub of one online plug whose commands are answered by `answer` (by the DP 1 value).
 async fn start() -> (Server, Hub) {
     let mut plug = View::new("plug1", "Plug");
-    plug.mapping = json!({"1": {"code": "switch_1", "type": "Boolean", "values": {}},
-                          "2": {"code": "mode", "type": "Integer", "values": {}}});
+    plug.mapping = std::sync::Arc::new(json!({
+        "1": {"code": "switch_1", "type": "Boolean", "values": {}},
+        "2": {"code": "mode", "type": "Integer", "values": {}}}));
     let (hub, mut commands) = Hub::new(vec![plug]);
     hub.set_online(0, Some(Version::V33));
     let h = hub.clone();
