@@ -12,7 +12,7 @@ use tuya_sim::SimOptions;
 #[tokio::test]
 async fn an_announced_version_change_is_shown_on_info() {
     tokio::time::timeout(Duration::from_secs(90), async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let specs = home(96);
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .unwrap()

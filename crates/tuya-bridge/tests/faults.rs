@@ -17,7 +17,7 @@ use tuya_sim::{Direction, SimOptions, TrafficSink};
 #[tokio::test]
 async fn a_broker_restart_loses_no_state_and_applies_commands_once() {
     bounded(async {
-        let mut broker = Broker::start().await;
+        let mut broker = broker().await;
         let specs = home(92);
         let plug = specs[0].id.clone();
         let controls = Arc::new(AtomicUsize::new(0));
@@ -49,7 +49,7 @@ async fn a_broker_restart_loses_no_state_and_applies_commands_once() {
             .unwrap()
             .set_dp(DpId(19), DpValue::Integer(777));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        broker.restart().await;
+        broker.restart().await.unwrap();
 
         // Everything is back on the new broker: availability, info, state, and the change.
         obs.seen
@@ -95,7 +95,7 @@ async fn a_broker_restart_loses_no_state_and_applies_commands_once() {
 #[tokio::test]
 async fn a_device_going_offline_is_marked_so_and_comes_back_with_its_state() {
     bounded(async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let specs = home(93);
         let sim = start_sim(specs.clone(), SimOptions::default()).await;
         let (_dir, devices) = devices_file(&specs);
@@ -138,7 +138,7 @@ async fn a_device_going_offline_is_marked_so_and_comes_back_with_its_state() {
 #[tokio::test]
 async fn a_device_unreachable_at_start_gets_its_info_and_discovery_from_its_first_attempt() {
     bounded(async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let specs = home(90);
         let sim = start_sim(specs.clone(), SimOptions::default()).await;
         let bulb = sim.device(&specs[1].id).unwrap();
@@ -172,7 +172,7 @@ async fn a_device_unreachable_at_start_gets_its_info_and_discovery_from_its_firs
 #[tokio::test]
 async fn two_shards_serve_disjoint_sets_that_cover_every_device() {
     bounded(async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let specs = tuya_sim::generate_fleet(
             12,
             "127.0.94.1".parse().unwrap(),

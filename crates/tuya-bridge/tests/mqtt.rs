@@ -13,7 +13,7 @@ use tuya_sim::SimOptions;
 #[tokio::test]
 async fn a_home_on_mqtt_state_commands_pushes_discovery_and_shutdown() {
     bounded(async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let specs = home(91);
         let sim = start_sim(specs.clone(), SimOptions::default()).await;
         let (_dir, devices) = devices_file(&specs);

@@ -63,7 +63,7 @@ async fn problem(obs: &Observer) -> String {
 #[tokio::test]
 async fn without_refresh_the_info_topic_names_the_command() {
     bounded(async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let (now, listed) = repaired_plug(97);
         let sim = start_sim(vec![now], SimOptions::default()).await;
         let (dir, devices) = devices_file(&[listed]);
@@ -92,7 +92,7 @@ async fn without_refresh_the_info_topic_names_the_command() {
 #[tokio::test]
 async fn with_refresh_the_new_key_is_fetched_written_and_used() {
     bounded(async {
-        let broker = Broker::start().await;
+        let broker = broker().await;
         let fake = app_fake::start();
         let (now, listed) = repaired_plug(98);
         let sim = start_sim(vec![now], SimOptions::default()).await;

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -20,28 +19,19 @@ async fn the_bridge_speaks_tls_to_a_broker_it_trusts() {
         std::fs::write(&cert_path, &cert_pem).unwrap();
         std::fs::write(&key_path, &key_pem).unwrap();
         // A plain listener for the observer, a TLS one for the bridge.
-        let (plain, tls) = (free_port(), free_port());
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
-                 listener {plain} 127.0.0.1\n\
-                 listener {tls} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
+        let tls = free_port();
+        let broker = Broker::start_with(
+            mosquitto_bin(),
+            &format!(
+                "listener {tls} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
                 cert_path.display(),
                 key_path.display()
             ),
         )
-        .unwrap();
-        let mut broker = Command::new(mosquitto_bin())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        .await
+        .expect("mosquitto starts");
         wait_listening(tls).await;
-        wait_listening(plain).await;
+        let plain = broker.port;
 
         let specs = home(95);
         let sim = start_sim(specs.clone(), SimOptions::default()).await;
@@ -68,8 +58,7 @@ async fn the_bridge_speaks_tls_to_a_broker_it_trusts() {
         obs.seen.wait_for("tuya/plug_1/dps/1/state", "true").await;
         bridge.stop().await;
         sim.shutdown().await;
-        let _ = broker.kill();
-        let _ = broker.wait();
+        drop(broker);
     })
     .await
     .expect("test exceeded its time bound");

@@ -23,7 +23,6 @@
 #![warn(missing_docs)]
 
 pub mod bridge;
-pub mod broker;
 pub mod client;
 pub mod faults;
 mod finish;

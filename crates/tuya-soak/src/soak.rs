@@ -14,7 +14,6 @@ use tuya_proto::{DpId, DpValue};
 use tuya_sim::{SimOptions, Simulator};
 
 use crate::bridge::{self, Bridge, Mqtt};
-use crate::broker::{self, Broker};
 use crate::client::{self, Clients};
 use crate::faults::{self, Fault, Schedule};
 use crate::finish;
@@ -23,6 +22,7 @@ use crate::ledger::Ledger;
 use crate::report::Report;
 use crate::resources::{self, Phase};
 use crate::SoakOptions;
+use tuya_mosquitto::{self as broker, Broker};
 
 /// Share of the run with faults.
 const FAULT_SHARE: f64 = 0.7;
@@ -66,7 +66,8 @@ fn say(opts: &SoakOptions, what: impl std::fmt::Display) {
 /// the rig cannot be set up (no Mosquitto, an address taken).
 pub async fn run(opts: SoakOptions) -> Result<Report> {
     resources::count_panics();
-    let mosquitto = broker::find(opts.mosquitto.as_deref())?;
+    let mosquitto = broker::find(opts.mosquitto.as_deref())
+        .context("no Mosquitto (or pass --mosquitto PATH)")?;
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let devices = fleet_spec::build(opts.devices.max(1), opts.block, &mut rng);
     let targets = fleet_spec::targets(&devices);

@@ -3,9 +3,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,114 +14,29 @@ use tuya_bridge::{BridgeConfig, FileConfig};
 use tuya_proto::{DpId, DpValue, Version};
 use tuya_sim::{ChildSpec, DeviceSpec, SimOptions, Simulator};
 
-/// Mosquitto from Debian's package (.ci/run installs it).
-pub fn mosquitto_bin() -> PathBuf {
-    for p in [
-        "/usr/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-    ] {
-        if Path::new(p).exists() {
-            return p.into();
-        }
-    }
-    panic!("mosquitto is not installed (apt-get install mosquitto; .ci/run does it)");
+pub use tuya_mosquitto::Broker;
+
+/// A broker on a free loopback port (Debian's Mosquitto: .ci/run installs it).
+pub async fn broker() -> Broker {
+    Broker::start(mosquitto_bin())
+        .await
+        .expect("mosquitto starts")
 }
 
-/// A broker process on 127.0.0.1:<port>, killed on drop.
-pub struct Broker {
-    child: Option<Child>,
-    pub port: u16,
-    dir: tempfile::TempDir,
+/// Mosquitto's binary.
+pub fn mosquitto_bin() -> PathBuf {
+    tuya_mosquitto::find(None).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Broker {
-    pub async fn start() -> Broker {
-        let dir = tempfile::tempdir().unwrap();
-        let mut b = Broker {
-            child: None,
-            port: free_port(),
-            dir,
-        };
-        b.spawn().await;
-        b
-    }
-
-    async fn spawn(&mut self) {
-        let conf = self.dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n",
-                self.port
-            ),
-        )
-        .unwrap();
-        let child = Command::new(mosquitto_bin())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto starts");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("mosquitto did not listen on port {}", self.port);
-    }
-
-    /// Kills the broker (every retained message is lost: it has no persistence).
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts it again on the same port.
-    pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn().await;
-    }
-
-    pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    tuya_mosquitto::free_port().unwrap()
 }
 
 /// Waits (bounded) until something listens on 127.0.0.1:`port`.
 pub async fn wait_listening(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("nothing listens on port {port}");
+    tuya_mosquitto::wait_listening(port)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 pub const KEY: &str = "0123456789abcdef";
