@@ -182,6 +182,11 @@ fn mapping(entries: &[(u32, &str, &str)]) -> Value {
     Value::Object(m)
 }
 
+/// The id [`generate_fleet`] gives its `number`th device (from 1): `bfsim000000000000001`.
+pub fn fleet_id(number: usize) -> String {
+    format!("bfsim{number:015}")
+}
+
 /// `n` devices with deterministic ids, keys and names: a plug / bulb / cover mix, versions
 /// taken round-robin from `versions`, on consecutive addresses from `base_ip`, port 6668.
 pub fn generate_fleet(n: usize, base_ip: Ipv4Addr, versions: &[Version]) -> Vec<DeviceSpec> {
@@ -194,7 +199,7 @@ pub fn generate_fleet(n: usize, base_ip: Ipv4Addr, versions: &[Version]) -> Vec<
     (0..n)
         .map(|i| {
             let ip = Ipv4Addr::from(base.wrapping_add(i as u32));
-            let id = format!("bfsim{:015}", i + 1);
+            let id = fleet_id(i + 1);
             let mut s = DeviceSpec::new(&id, &key_for(i), versions[i % versions.len()], ip);
             let dps: Vec<(u32, DpValue)>;
             match i % 3 {

@@ -42,7 +42,7 @@ mod traffic;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-pub use config::{devices_json, generate_fleet, load_config};
+pub use config::{devices_json, fleet_id, generate_fleet, load_config};
 pub use device::DeviceHandle;
 pub use spec::{
     ChildSpec, DeviceSpec, Faults, Firmware, MultiDp, Quirks, DEFAULT_HEARTBEAT_TIMEOUT,

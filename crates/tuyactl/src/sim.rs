@@ -76,6 +76,10 @@ pub struct Args {
     /// Run N generated devices (plugs, bulbs, covers) on consecutive addresses.
     #[arg(long, value_name = "N")]
     fleet: Option<usize>,
+    /// Number the fleet's device ids from N (two simulators whose devices.json files are
+    /// joined need distinct ids).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "fleet")]
+    first_id: usize,
     /// First address of the fleet.
     #[arg(long, default_value = "127.0.1.1")]
     base_ip: Ipv4Addr,
@@ -244,7 +248,13 @@ fn base_specs(a: &Args) -> anyhow::Result<Vec<DeviceSpec>> {
         if n == 0 {
             bail!("--fleet needs at least one device");
         }
-        return Ok(tuya_sim::generate_fleet(n, a.base_ip, &a.versions));
+        let mut specs = tuya_sim::generate_fleet(n, a.base_ip, &a.versions);
+        if a.first_id != 1 {
+            for (i, s) in specs.iter_mut().enumerate() {
+                s.id = tuya_sim::fleet_id(a.first_id + i);
+            }
+        }
+        return Ok(specs);
     }
     let (Some(id), Some(key)) = (&a.id, &a.key) else {
         bail!("give --id and --key (one device), --config FILE, or --fleet N");
