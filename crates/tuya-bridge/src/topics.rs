@@ -2,6 +2,7 @@
 //! how command payloads become typed values.
 
 use serde_json::Value;
+use tuya_proto::dp::DpIdError;
 use tuya_proto::{DpId, DpValue, Dps};
 
 /// A device's topic level: its name lower-cased with whitespace, `#`, `+` and `/` replaced by
@@ -74,7 +75,7 @@ impl Topics {
             [dev, "dps", dp, "command"] => Some((
                 *dev,
                 dp.parse::<DpId>()
-                    .map_or_else(|_| CommandTopic::BadDp(dp.to_string()), CommandTopic::Dp),
+                    .map_or_else(CommandTopic::BadDp, CommandTopic::Dp),
             )),
             _ => None,
         }
@@ -91,7 +92,7 @@ pub enum CommandTopic {
     /// `<base>/dps/<dp>/command`: plain text for one DP.
     Dp(DpId),
     /// `<base>/dps/<dp>/command` where `<dp>` is no DP id (not a number, or beyond u32).
-    BadDp(String),
+    BadDp(DpIdError),
 }
 
 /// A DP's value as tuya-mqtt publishes it on `dps/<dp>/state`: `true`, `20`, `auto`.
@@ -143,8 +144,8 @@ pub enum PayloadError {
     #[error("expected {{\"dps\":<id>,\"set\":<value>}} or {{\"multiple\":true,\"data\":{{<id>:<value>,…}}}}")]
     Shape,
     /// A DP id that is not a number in range.
-    #[error("bad DP id {0:?}: DP ids are numbers up to 4294967295")]
-    BadDp(String),
+    #[error("bad DP id: {0}")]
+    BadDp(#[from] DpIdError),
     /// Nothing to set.
     #[error("no DPs to set")]
     Empty,
@@ -159,10 +160,7 @@ fn dp_id(v: &Value) -> Result<DpId, PayloadError> {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    text.trim()
-        .parse::<u32>()
-        .map(DpId)
-        .map_err(|_| PayloadError::BadDp(text))
+    Ok(text.parse::<DpId>()?)
 }
 
 /// Parses `{"dps":1,"set":true}` or `{"multiple":true,"data":{"1":true,"2":50}}`, each with an
@@ -220,11 +218,17 @@ mod tests {
         );
         assert_eq!(
             t.parse_command("tuya/lamp/dps/x/command"),
-            Some(("lamp", CommandTopic::BadDp("x".into())))
+            Some((
+                "lamp",
+                CommandTopic::BadDp(DpIdError::NotANumber("x".into()))
+            ))
         );
         assert_eq!(
             t.parse_command("tuya/lamp/dps/4294967296/command"),
-            Some(("lamp", CommandTopic::BadDp("4294967296".into())))
+            Some((
+                "lamp",
+                CommandTopic::BadDp(DpIdError::OutOfRange("4294967296".into()))
+            ))
         );
         assert_eq!(t.parse_command("other/lamp/command"), None);
         assert_eq!(t.parse_command("tuya/lamp/state"), None);
