@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::{sleep_until, Instant};
-use tuya_proto::client::{Memory, VersionProbe};
+use tuya_proto::client::{Attempt, ClientError, Memory, VersionProbe};
 use tuya_proto::Version;
 
 use crate::config::DeviceConfig;
@@ -132,9 +132,6 @@ async fn open(cfg: &DeviceConfig, shared: &Shared, memory: &Memory) -> Result<Li
             .map_err(|f| f.0);
     }
     let mut probe = VersionProbe::new(cfg.version_hint);
-    let mut tried: Vec<String> = Vec::new();
-    let (mut silent, mut busy) = (0, 0);
-    let mut last_busy: Option<Error> = None;
     while let Some(v) = probe.next_version() {
         match attempt(cfg, shared, memory, v, true).await {
             Ok(link) => {
@@ -145,29 +142,21 @@ async fn open(cfg: &DeviceConfig, shared: &Shared, memory: &Memory) -> Result<Li
             }
             // Nothing to learn from other versions when the device is unreachable.
             Err((e, _)) if probe.failures() == 0 && e.is_unreachable() => return Err(e),
-            Err((e, quiet)) => {
-                tried.push(v.to_string());
-                silent += usize::from(quiet);
-                if matches!(e, Error::Busy(_)) {
-                    busy += 1;
-                    last_busy = Some(e.clone());
-                }
-                probe.failed(v, &e);
+            Err((e, silent)) => {
+                let how = match &e {
+                    _ if silent => Attempt::Silent,
+                    Error::Busy(detail) => Attempt::Busy(detail.clone()),
+                    _ => Attempt::Other,
+                };
+                probe.failed(v, &e, how);
             }
         }
     }
-    // The same cause for every version is said once, as itself: no version was wrong.
-    if let Some(e) = last_busy.filter(|_| busy == tried.len()) {
-        return Err(e);
+    match probe.error() {
+        // The engine knows no addresses: say which device stayed silent.
+        e @ ClientError::Silent { .. } => Err(Error::Timeout(format!("{} {e}", cfg.addr))),
+        e => Err(e.into()),
     }
-    if !tried.is_empty() && silent == tried.len() {
-        return Err(Error::Timeout(format!(
-            "{} accepted the connection but answered none of the protocol versions tried ({}): check the local key (devices ignore frames they cannot verify), or the device is hung",
-            cfg.addr,
-            tried.join(", ")
-        )));
-    }
-    Err(probe.error().into())
 }
 
 /// Why an attempt failed, and whether the device stayed silent (accepted the connection, then

@@ -92,6 +92,7 @@ impl From<ClientError> for Error {
             e @ (C::TooLarge { .. } | C::Encode { .. }) => Error::Config(e.to_string()),
             C::Negotiation(why) => Error::Negotiation(why),
             C::UnknownVersion(why) => Error::UnknownVersion(why),
+            e @ C::Silent { .. } => Error::Timeout(e.to_string()),
             C::Closed => Error::Closed,
             e => Error::Device(e.to_string()),
         }

@@ -5,7 +5,7 @@ mod engine;
 
 use engine::*;
 use tuya_proto::client::{
-    ClientError, Event, Fallback, Memory, Output, Request, VersionProbe, DEVICE_MAX_FRAME,
+    Attempt, ClientError, Event, Fallback, Memory, Output, Request, VersionProbe, DEVICE_MAX_FRAME,
 };
 use tuya_proto::payload::ControlRequest;
 use tuya_proto::{Command, DpId, DpValue, Dps, Message, Version};
@@ -284,7 +284,7 @@ fn version_probe_order_and_error() {
     let mut n = 0;
     while let Some(v) = p.next_version() {
         n += 1;
-        p.failed(v, &format!("failure {n}"));
+        p.failed(v, &format!("failure {n}"), Attempt::Other);
     }
     assert_eq!(p.next_version(), None);
     assert_eq!(p.failures(), 4);
@@ -296,4 +296,41 @@ fn version_probe_order_and_error() {
         other => panic!("{other:?}"),
     }
     let _ = (Memory::default(), Output::Done);
+}
+
+#[test]
+fn a_cause_every_version_failed_with_is_said_once_as_itself() {
+    let run = |hows: &[Attempt]| {
+        let mut p = VersionProbe::new(None);
+        for how in hows {
+            let v = p.next_version().unwrap();
+            p.failed(v, &"why", how.clone());
+        }
+        p.error()
+    };
+    let busy = |d: &str| Attempt::Busy(d.into());
+    match run(&[busy("a"), busy("b"), busy("c"), busy("full")]) {
+        ClientError::Busy { detail } => assert_eq!(detail, "full"),
+        other => panic!("{other:?}"),
+    }
+    let silent = [
+        Attempt::Silent,
+        Attempt::Silent,
+        Attempt::Silent,
+        Attempt::Silent,
+    ];
+    match run(&silent) {
+        ClientError::Silent { tried } => assert_eq!(tried, "3.5, 3.4, 3.3, 3.1"),
+        other => panic!("{other:?}"),
+    }
+    // One version failing another way: no common cause, each version's own.
+    for mixed in [
+        [busy("x"), busy("x"), Attempt::Other, busy("x")],
+        [Attempt::Silent, Attempt::Silent, busy("x"), Attempt::Silent],
+    ] {
+        assert!(
+            matches!(run(&mixed), ClientError::UnknownVersion(_)),
+            "{mixed:?}"
+        );
+    }
 }

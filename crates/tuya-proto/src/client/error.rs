@@ -121,6 +121,12 @@ pub enum ClientError {
     /// No protocol version answered during detection.
     #[error("could not detect the protocol version: no version answered ({0})")]
     UnknownVersion(String),
+    /// During detection the device accepted every connection and answered none of them.
+    #[error("accepted the connection but answered none of the protocol versions tried ({tried}): check the local key (devices ignore frames they cannot verify), or the device is hung")]
+    Silent {
+        /// The versions tried, e.g. `3.5, 3.4, 3.3, 3.1`.
+        tried: String,
+    },
     /// A request that cannot be encoded (a bug or a bad argument).
     #[error("cannot encode {cmd}: {source}")]
     Encode {

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 pub use connection::Connection;
 pub use error::{ClientError, Disconnect};
-pub use probe::VersionProbe;
+pub use probe::{Attempt, VersionProbe};
 pub use state::{Ignored, MAX_CHILDREN, MAX_DPS, MAX_STATE_BYTES, MAX_VALUE_LEN};
 
 use crate::{Command, DpId, Dps, LocalKey, Version};

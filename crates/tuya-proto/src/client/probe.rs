@@ -1,5 +1,6 @@
 //! Protocol version detection: which versions to try, in which order, and what to say when
-//! none answers. Each version is tried on a fresh connection in probe mode
+//! none answers (the one cause every version failed with, when they all failed the same way:
+//! no version was wrong then). Each version is tried on a fresh connection in probe mode
 //! ([`super::ConnectionConfig::probe`]); the driver closes each failed one (and waits for the
 //! device to hang up: devices serve few clients) before the next.
 
@@ -8,6 +9,17 @@ use std::fmt::Display;
 use super::ClientError;
 use crate::Version;
 
+/// How one version's attempt failed, as far as the verdict after the last one cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The device said it is busy (serving other clients), with its words.
+    Busy(String),
+    /// It accepted the connection, then neither answered nor hung up.
+    Silent,
+    /// Anything else.
+    Other,
+}
+
 /// The order of versions to try, and the failures seen so far.
 ///
 /// ```
@@ -15,7 +27,7 @@ use crate::Version;
 /// use tuya_proto::Version;
 /// let mut p = VersionProbe::new(Some(Version::V33));
 /// assert_eq!(p.next_version(), Some(Version::V33));
-/// p.failed(Version::V33, &"no answer");
+/// p.failed(Version::V33, &"no answer", Attempt::Other);
 /// assert_eq!(p.next_version(), Some(Version::V35));
 /// ```
 #[derive(Debug, Clone)]
@@ -23,6 +35,7 @@ pub struct VersionProbe {
     order: Vec<Version>,
     next: usize,
     tried: Vec<String>,
+    failures: Vec<(Version, Attempt)>,
 }
 
 impl VersionProbe {
@@ -40,6 +53,7 @@ impl VersionProbe {
             order,
             next: 0,
             tried: Vec::new(),
+            failures: Vec::new(),
         }
     }
 
@@ -50,9 +64,10 @@ impl VersionProbe {
         v
     }
 
-    /// Records why `v` failed.
-    pub fn failed(&mut self, v: Version, why: &dyn Display) {
+    /// Records why `v` failed, and how.
+    pub fn failed(&mut self, v: Version, why: &dyn Display, how: Attempt) {
         self.tried.push(format!("{v}: {why}"));
+        self.failures.push((v, how));
     }
 
     /// Versions that failed so far.
@@ -60,8 +75,25 @@ impl VersionProbe {
         self.tried.len()
     }
 
-    /// The error once every version failed.
+    /// The error once every version failed: busy when every one was told so, silent when
+    /// every one went unanswered, otherwise what each version got.
     pub fn error(&self) -> ClientError {
+        let all = |f: fn(&Attempt) -> bool| {
+            !self.failures.is_empty() && self.failures.iter().all(|(_, a)| f(a))
+        };
+        if all(|a| matches!(a, Attempt::Busy(_))) {
+            if let Some((_, Attempt::Busy(detail))) = self.failures.last() {
+                return ClientError::Busy {
+                    detail: detail.clone(),
+                };
+            }
+        }
+        if all(|a| *a == Attempt::Silent) {
+            let tried: Vec<String> = self.failures.iter().map(|(v, _)| v.to_string()).collect();
+            return ClientError::Silent {
+                tried: tried.join(", "),
+            };
+        }
         ClientError::UnknownVersion(self.tried.join("; "))
     }
 }
