@@ -23,7 +23,7 @@ pub enum Attempt {
 /// The order of versions to try, and the failures seen so far.
 ///
 /// ```
-/// use tuya_proto::client::VersionProbe;
+/// use tuya_proto::client::{Attempt, VersionProbe};
 /// use tuya_proto::Version;
 /// let mut p = VersionProbe::new(Some(Version::V33));
 /// assert_eq!(p.next_version(), Some(Version::V33));
